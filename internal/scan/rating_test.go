@@ -111,8 +111,10 @@ func TestRateWorkedCases(t *testing.T) {
 		},
 		{
 			// SSL 2.0: protocol (100+0)/2 = 50, F.
-			name:  "SSL 2.0",
-			edit:  func(r *Result) { setProto(r, VersionSSL20, Suite{Name: "SSL_CK_RC4_128_WITH_MD5", KeyExchange: "RSA", Cipher: "RC4_128", Bits: 128, RC4: true}) },
+			name: "SSL 2.0",
+			edit: func(r *Result) {
+				setProto(r, VersionSSL20, Suite{Name: "SSL_CK_RC4_128_WITH_MD5", KeyExchange: "RSA", Cipher: "RC4_128", Bits: 128, RC4: true})
+			},
 			grade: "F", proto: 50, kx: 90, ciph: 90, score: 78, capReason: "SSL 2.0",
 		},
 		{
