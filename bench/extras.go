@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// extras measures what is not a terminator: CA issuance and tunnel
+// throughput from the packages' own Go benchmarks, and tlsgate scan against
+// testssl.sh through bench/scan_vs_testssl.sh. Each is reported as not
+// available until the code it measures exists.
+func (r *benchRun) extras(ctx context.Context, servers []*server) {
+	if r.o.want("ca", allExtras) {
+		r.goBench(ctx, "ca", "internal/pki", "")
+	}
+	if r.o.want("tunnel", allExtras) {
+		r.goBench(ctx, "tunnel", "internal/tunnel", "Direct")
+	}
+	if r.o.want("scan", allExtras) {
+		r.scanVsTestssl(ctx, servers)
+	}
+}
+
+var benchLine = regexp.MustCompile(`(?m)^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op(?:\s+([\d.]+) MB/s)?`)
+
+// goBench runs the Go benchmarks of one package on the server CPU and adds
+// a row per benchmark: operations per second, and MB/s where the benchmark
+// sets bytes. With baseline set, rows are also given as a ratio to the
+// benchmark whose name contains it (e.g. direct TLS for the tunnel).
+func (r *benchRun) goBench(ctx context.Context, name, pkg, baseline string) {
+	dir := filepath.Join(r.o.repo, pkg)
+	if !hasBenchmarks(dir) {
+		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: pkg + " has no Go benchmarks yet"})
+		return
+	}
+	benchtime := "2s"
+	if r.o.smoke {
+		benchtime = "1x"
+	}
+	r.logf("%s: go test -bench in %s (benchtime %s)", name, pkg, benchtime)
+	cmd := []string{"go", "test", "-run", "^$", "-bench", ".", "-benchtime", benchtime, "./" + pkg}
+	out, err := runCmdIn(ctx, r.o.repo, 10*time.Minute, r.o.serverCPU, cmd[0], cmd[1:]...)
+	if err != nil {
+		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: "go test -bench ./" + pkg + " failed: " + lastLine(out)})
+		return
+	}
+	var rows []extraRow
+	var base float64
+	for _, m := range benchLine.FindAllStringSubmatch(out, -1) {
+		ns, _ := strconv.ParseFloat(m[3], 64)
+		row := extraRow{Name: name + ": " + m[1]}
+		if m[4] != "" {
+			row.Value, _ = strconv.ParseFloat(m[4], 64)
+			row.Unit = "MB/s"
+		} else if ns > 0 {
+			row.Value, row.Unit = 1e9/ns, "ops/s"
+		}
+		row.Note = fmt.Sprintf("%s ns/op, %s iterations", m[3], m[2])
+		if baseline != "" && strings.Contains(m[1], baseline) {
+			base = row.Value
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: "no benchmark result in the output of go test -bench ./" + pkg})
+		return
+	}
+	for i := range rows {
+		if base > 0 && !strings.Contains(rows[i].Name, baseline) {
+			rows[i].Ratio, rows[i].Versus = rows[i].Value/base, "of "+strings.ToLower(baseline)
+		}
+	}
+	r.extraRows = append(r.extraRows, rows...)
+}
+
+func hasBenchmarks(dir string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.Contains(string(b), "func Benchmark") {
+			return true
+		}
+	}
+	return false
+}
+
+// scanVsTestssl runs bench/scan_vs_testssl.sh, when it exists, against the
+// nginx listener (or the first server running) and reports its wall time
+// and its own summary line.
+func (r *benchRun) scanVsTestssl(ctx context.Context, servers []*server) {
+	script := filepath.Join(r.o.repo, "bench", "scan_vs_testssl.sh")
+	if _, err := os.Stat(script); err != nil {
+		r.extraRows = append(r.extraRows, extraRow{Name: "scan vs testssl.sh", Missing: "bench/scan_vs_testssl.sh does not exist yet"})
+		return
+	}
+	if r.o.smoke && !r.o.only["scan"] {
+		r.extraRows = append(r.extraRows, extraRow{Name: "scan vs testssl.sh", Missing: "skipped in smoke mode (testssl.sh takes minutes); run with --only scan"})
+		return
+	}
+	target := servers[0]
+	for _, s := range servers {
+		if s.name == "nginx" {
+			target = s
+		}
+	}
+	r.logf("scan: bench/scan_vs_testssl.sh %s (%s)", target.ecdsaAddr, target.name)
+	start := time.Now()
+	out, err := runCmdIn(ctx, r.o.repo, 15*time.Minute, "", "bash", script, target.ecdsaAddr)
+	row := extraRow{Name: "scan vs testssl.sh (" + target.name + ")", Value: time.Since(start).Seconds(), Unit: "s wall, both tools",
+		Note: lastLine(out)}
+	if err != nil {
+		row = extraRow{Name: row.Name, Missing: "bench/scan_vs_testssl.sh failed: " + lastLine(out)}
+	}
+	r.extraRows = append(r.extraRows, row)
+}
