@@ -1,0 +1,233 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// state is one immutable generation of the configuration, swapped
+// atomically on reload.
+type state struct {
+	cfg          *Config
+	hosts        hostTable
+	sites        []*site
+	limits       Limits
+	hstsHeader   []string // shared value slice; len == cap so appends copy
+	trusted      []netip.Prefix
+	rate         *rateLimiter
+	accessLog    *accessLogger
+	redirectPort string // "" for 443
+	pools        []*upstreamPool
+
+	stopBackground context.CancelFunc
+}
+
+type site struct {
+	name   string
+	tls    *tls.Config
+	routes routeTable
+	// mtls is true when any route verifies client certificates; Host must
+	// then equal SNI exactly (no domain fronting around client auth).
+	mtls bool
+}
+
+type route struct {
+	name       string
+	prefix     string
+	strip      bool
+	handler    http.Handler
+	clientAuth ClientAuth
+	authorize  func(*http.Request) error
+	siteName   string
+	metrics    *routeMetrics
+}
+
+func (g *Gateway) buildState(cfg *Config) (*state, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lim := cfg.Limits.withDefaults()
+	st := &state{
+		cfg:     cfg,
+		limits:  lim,
+		trusted: cfg.TrustedProxies,
+		hosts: hostTable{
+			exact:    map[string]*site{},
+			wildcard: map[string]*site{},
+		},
+	}
+	if v := hstsValue(cfg.HSTS); v != "" {
+		st.hstsHeader = []string{v}
+	}
+	if lim.RatePerSecond > 0 {
+		st.rate = newRateLimiter(lim.RatePerSecond, lim.RateBurst)
+	}
+	if cfg.AccessLog != nil {
+		st.accessLog = newAccessLogger(cfg.AccessLog, cfg.AccessLogFormat)
+	}
+	port := cfg.RedirectPort
+	if port == 0 {
+		port = portOf(cfg.Listen)
+	}
+	st.setRedirectPort(port)
+	for _, sc := range cfg.Sites {
+		s, err := g.buildSite(st, sc)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("site %s: %w", sc.Name, err)
+		}
+		st.sites = append(st.sites, s)
+		for _, h := range sc.Hosts {
+			n := normalizeHost(h)
+			if suffix, ok := stringsCutPrefix(n, "*."); ok {
+				st.hosts.wildcard[suffix] = s
+			} else {
+				st.hosts.exact[n] = s
+			}
+		}
+		if sc.Name == cfg.DefaultSite {
+			st.hosts.fallback = s
+		}
+	}
+	return st, nil
+}
+
+func (g *Gateway) buildSite(st *state, sc *Site) (*site, error) {
+	s := &site{name: sc.Name}
+	var base *tls.Config
+	if sc.TLS != nil {
+		base = sc.TLS.Clone()
+	} else {
+		base = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	certs := sc.Certs
+	base.Certificates = nil
+	base.GetCertificate = certs.GetCertificate
+	base.NextProtos = []string{"h2", "http/1.1"}
+	var routes []*route
+	for _, rc := range sc.Routes {
+		r := &route{
+			name:       rc.Name,
+			prefix:     rc.PathPrefix,
+			strip:      rc.StripPrefix && rc.PathPrefix != "/",
+			clientAuth: rc.ClientAuth,
+			authorize:  rc.Authorize,
+			siteName:   sc.Name,
+		}
+		if r.name == "" {
+			r.name = rc.PathPrefix
+		}
+		r.metrics = g.metrics.forRoute(sc.Name, r.name)
+		switch {
+		case rc.Builtin == "whoami":
+			r.handler = whoamiHandler{}
+		default:
+			pool, err := newUpstreamPool(rc, st.limits, st.trusted, g)
+			if err != nil {
+				return nil, fmt.Errorf("route %s: %w", rc.PathPrefix, err)
+			}
+			st.pools = append(st.pools, pool)
+			r.handler = pool
+		}
+		if rc.ClientAuth != ClientAuthOff {
+			s.mtls = true
+		}
+		routes = append(routes, r)
+	}
+	if s.mtls {
+		// Verify a certificate when one is sent; routes that require one
+		// refuse requests without it. Requiring at the handshake would shut
+		// out the site's public routes.
+		base.ClientAuth = tls.VerifyClientCertIfGiven
+		base.ClientCAs = sc.ClientCAs
+	}
+	s.tls = base
+	s.routes = newRouteTable(routes)
+	return s, nil
+}
+
+func (st *state) setRedirectPort(port int) {
+	st.redirectPort = ""
+	if port != 443 && port != 0 {
+		st.redirectPort = strconv.Itoa(port)
+	}
+}
+
+func stringsCutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return s, false
+}
+
+func (st *state) startBackground(ctx context.Context, g *Gateway) {
+	ctx, cancel := context.WithCancel(ctx)
+	st.stopBackground = cancel
+	for _, p := range st.pools {
+		p.startHealthChecks(ctx)
+	}
+	if st.rate != nil {
+		go st.rate.janitor(ctx)
+	}
+	go g.watchExpiry(ctx, st)
+}
+
+func (st *state) close() {
+	if st.stopBackground != nil {
+		st.stopBackground()
+	}
+	for _, p := range st.pools {
+		p.close()
+	}
+}
+
+// watchExpiry publishes each served certificate's expiry as a metric.
+func (g *Gateway) watchExpiry(ctx context.Context, st *state) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		for _, sc := range st.cfg.Sites {
+			for _, leaf := range sc.Certs.Leaves() {
+				if leaf == nil {
+					continue
+				}
+				name := leaf.Subject.CommonName
+				if len(leaf.DNSNames) > 0 {
+					name = leaf.DNSNames[0]
+				}
+				g.metrics.certExpiry.WithLabelValues(sc.Name, name).Set(float64(leaf.NotAfter.Unix()))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func hstsValue(h HSTS) string {
+	if h.Disabled {
+		return ""
+	}
+	age := h.MaxAge
+	if age <= 0 {
+		age = 365 * 24 * time.Hour
+	}
+	v := "max-age=" + strconv.FormatInt(int64(age/time.Second), 10)
+	if h.IncludeSubDomains {
+		v += "; includeSubDomains"
+	}
+	if h.Preload {
+		v += "; preload"
+	}
+	return v
+}
+
+var errUnknownServerName = errors.New("no site serves this server name and no default site is configured")

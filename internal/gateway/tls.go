@@ -1,0 +1,127 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// trackingListener wraps accepted connections so the TLS callbacks can
+// record per-connection facts (handshake timing, chosen site) without a
+// lookup table.
+type trackingListener struct{ net.Listener }
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &trackedConn{Conn: c, accepted: time.Now()}, nil
+}
+
+// trackedConn is the raw TCP connection under a TLS server connection.
+type trackedConn struct {
+	net.Conn
+	accepted  time.Time
+	helloAt   time.Time
+	handshake atomic.Int64 // duration in nanoseconds, set once the handshake completes
+	site      *site        // chosen from SNI in GetConfigForClient
+}
+
+type connKey struct{}
+
+// connContext remembers the tracked connection in every request's context.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		if raw, ok := tc.NetConn().(*trackedConn); ok {
+			return context.WithValue(ctx, connKey{}, raw)
+		}
+	}
+	return ctx
+}
+
+func connFrom(r *http.Request) *trackedConn {
+	tc, _ := r.Context().Value(connKey{}).(*trackedConn)
+	return tc
+}
+
+// configForClient picks the site by SNI and returns its TLS config, copied
+// so that the end of this connection's handshake can be timed and counted.
+func (g *Gateway) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	st := g.state.Load()
+	name := normalizeHost(hello.ServerName)
+	s := st.hosts.lookup(name)
+	if s == nil {
+		s = st.hosts.fallback
+	}
+	if s == nil {
+		return nil, errUnknownServerName
+	}
+	tc, _ := hello.Conn.(*trackedConn)
+	if tc == nil {
+		return s.tls, nil
+	}
+	tc.helloAt = time.Now()
+	tc.site = s
+	cfg := s.tls.Clone()
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		tc.handshake.Store(int64(time.Since(tc.helloAt)))
+		g.metrics.countHandshake(cs)
+		return nil
+	}
+	return cfg, nil
+}
+
+func (g *Gateway) connState(c net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		g.metrics.openConns.Inc()
+	case http.StateClosed, http.StateHijacked:
+		g.metrics.openConns.Dec()
+	}
+}
+
+// parseHandshakeError recognises net/http's "TLS handshake error" log line
+// and classifies its reason for the failure metric.
+func parseHandshakeError(msg string) (reason, from string, ok bool) {
+	const prefix = "http: TLS handshake error from "
+	rest, found := strings.CutPrefix(msg, prefix)
+	if !found {
+		return "", "", false
+	}
+	from, detail, _ := strings.Cut(rest, ": ")
+	return classifyHandshakeError(detail), from, true
+}
+
+func classifyHandshakeError(d string) string {
+	switch {
+	case strings.Contains(d, "HTTP request to an HTTPS server"):
+		return "plain_http"
+	case strings.Contains(d, "does not look like a TLS handshake"),
+		strings.Contains(d, "oversized record"),
+		strings.Contains(d, "unexpected message"),
+		strings.Contains(d, "handshake message"):
+		return "not_tls"
+	case strings.Contains(d, errUnknownServerName.Error()):
+		return "unknown_server_name"
+	case strings.Contains(d, "protocol version"), strings.Contains(d, "unsupported versions"):
+		return "protocol_version"
+	case strings.Contains(d, "no cipher suite"), strings.Contains(d, "no mutually supported"), strings.Contains(d, "no ECDHE curve"), strings.Contains(d, "group"):
+		return "no_shared_parameters"
+	case strings.Contains(d, "client didn't provide a certificate"), strings.Contains(d, "certificate required"):
+		return "client_certificate_missing"
+	case strings.Contains(d, "certificate"):
+		return "client_certificate_invalid"
+	case strings.Contains(d, "timeout"), strings.Contains(d, "deadline"):
+		return "timeout"
+	case strings.Contains(d, "EOF"), strings.Contains(d, "connection reset"), strings.Contains(d, "broken pipe"):
+		return "client_closed"
+	case strings.Contains(d, "alert"):
+		return "client_alert"
+	}
+	return "other"
+}

@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"time"
+)
+
+// whoamiHandler is the built-in API that shows a client what the gateway
+// saw: the request and the TLS connection it came over.
+type whoamiHandler struct{}
+
+// Whoami is the JSON document the whoami API answers with.
+type Whoami struct {
+	Method     string              `json:"method"`
+	Path       string              `json:"path"`
+	Query      string              `json:"query,omitempty"`
+	Host       string              `json:"host"`
+	Proto      string              `json:"proto"`
+	RemoteAddr string              `json:"remote_addr"`
+	Headers    map[string][]string `json:"headers"`
+	TLS        *WhoamiTLS          `json:"tls,omitempty"`
+}
+
+// WhoamiTLS describes the client's TLS connection.
+type WhoamiTLS struct {
+	Version        string          `json:"version"`
+	CipherSuite    string          `json:"cipher_suite"`
+	Group          string          `json:"group"`
+	ALPN           string          `json:"alpn"`
+	SNI            string          `json:"sni"`
+	Resumed        bool            `json:"resumed"`
+	HandshakeMilli float64         `json:"handshake_ms,omitempty"`
+	Client         *ClientIdentity `json:"client,omitempty"`
+}
+
+// ClientIdentity is a verified client certificate, as seen by the gateway.
+type ClientIdentity struct {
+	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer"`
+	DNSNames []string  `json:"dns_names,omitempty"`
+	URIs     []string  `json:"uris,omitempty"`
+	Emails   []string  `json:"emails,omitempty"`
+	Serial   string    `json:"serial"`
+	SHA256   string    `json:"sha256"`
+	NotAfter time.Time `json:"not_after"`
+}
+
+func (whoamiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	doc := Whoami{
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		Query:      r.URL.RawQuery,
+		Host:       r.Host,
+		Proto:      r.Proto,
+		RemoteAddr: r.RemoteAddr,
+		Headers:    map[string][]string(r.Header),
+	}
+	if r.TLS != nil {
+		doc.TLS = &WhoamiTLS{
+			Version:     tls.VersionName(r.TLS.Version),
+			CipherSuite: tls.CipherSuiteName(r.TLS.CipherSuite),
+			Group:       r.TLS.CurveID.String(),
+			ALPN:        r.TLS.NegotiatedProtocol,
+			SNI:         r.TLS.ServerName,
+			Resumed:     r.TLS.DidResume,
+		}
+		if tc := connFrom(r); tc != nil {
+			if d := tc.handshake.Load(); d > 0 {
+				doc.TLS.HandshakeMilli = float64(d) / 1e6
+			}
+		}
+		if len(r.TLS.VerifiedChains) > 0 {
+			doc.TLS.Client = identityOf(r.TLS.VerifiedChains[0][0])
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method == http.MethodHead {
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(doc)
+}
+
+func identityOf(c *x509.Certificate) *ClientIdentity {
+	sum := sha256.Sum256(c.Raw)
+	id := &ClientIdentity{
+		Subject:  c.Subject.String(),
+		Issuer:   c.Issuer.String(),
+		DNSNames: c.DNSNames,
+		Emails:   c.EmailAddresses,
+		Serial:   c.SerialNumber.Text(16),
+		SHA256:   hex.EncodeToString(sum[:]),
+		NotAfter: c.NotAfter.UTC(),
+	}
+	for _, u := range c.URIs {
+		id.URIs = append(id.URIs, u.String())
+	}
+	sort.Strings(id.URIs)
+	return id
+}
