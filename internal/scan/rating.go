@@ -249,6 +249,9 @@ func Rate(r *Result) *Rating {
 	cert := certificateEquivalent(r.Certificate)
 	kx := 101
 	for _, vs := range all {
+		if vs.Suite.KeyExchange == "" {
+			continue
+		}
 		p, _ := suiteKeyExchangePoints(vs.Suite, cert)
 		kx = min(kx, p)
 	}
@@ -263,6 +266,9 @@ func Rate(r *Result) *Rating {
 	// Cipher strength: average of the strongest and the weakest cipher.
 	cb, cw := -1, 101
 	for _, vs := range all {
+		if vs.Suite.Cipher == "" {
+			continue // a suite tlsgate cannot name is not scored
+		}
 		p := cipherPoints(ratedCipherBits(vs.Suite))
 		cb, cw = max(cb, p), min(cw, p)
 	}

@@ -256,3 +256,10 @@ func (r *Result) Vulnerability(id string) *Vulnerability {
 	}
 	return nil
 }
+
+// Document is the top level of the --json output: one result per target.
+type Document struct {
+	SchemaVersion int       `json:"schema_version"`
+	Tool          string    `json:"tool"`
+	Results       []*Result `json:"results"`
+}
