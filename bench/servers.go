@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -189,8 +190,10 @@ backend origin
 	return s, nil
 }
 
-// startCaddy runs Caddy from a Caddyfile with the same certificates loaded
-// manually, redirects and the admin API off, and logs at error level.
+// startCaddy runs Caddy from a Caddyfile with the certificate loaded
+// manually, redirects and the admin API off, and logs at error level. Caddy
+// picks a loaded certificate by name, not by listener, so each certificate
+// gets its own Caddy process; the idle one costs nothing measurable.
 func startCaddy(e *env) (*server, error) {
 	s := &server{name: "caddy"}
 	if out, err := exec.Command("caddy", "version").CombinedOutput(); err == nil {
@@ -199,9 +202,13 @@ func startCaddy(e *env) (*server, error) {
 	if err := s.allocate(); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(e.dir, "caddy")
-	os.MkdirAll(dir, 0o700)
-	conf := fmt.Sprintf(`{
+	for _, l := range []struct {
+		addr string
+		cert certPair
+	}{{s.ecdsaAddr, e.ecdsa}, {s.rsaAddr, e.rsa}} {
+		dir := filepath.Join(e.dir, "caddy-"+l.cert.name)
+		os.MkdirAll(dir, 0o700)
+		conf := fmt.Sprintf(`{
 	admin off
 	auto_https disable_redirects
 	storage file_system %[1]s/data
@@ -214,23 +221,20 @@ https://%[2]s {
 	tls %[3]s %[4]s
 	reverse_proxy %[5]s
 }
-
-https://%[6]s {
-	tls %[7]s %[8]s
-	reverse_proxy %[5]s
-}
-`, dir, s.ecdsaAddr, e.ecdsa.certFile, e.ecdsa.keyFile, e.upstream, s.rsaAddr, e.rsa.certFile, e.rsa.keyFile)
-	path := filepath.Join(dir, "Caddyfile")
-	if err := writeFile(path, conf); err != nil {
-		return nil, err
+`, dir, l.addr, l.cert.certFile, l.cert.keyFile, e.upstream)
+		path := filepath.Join(dir, "Caddyfile")
+		if err := writeFile(path, conf); err != nil {
+			return nil, err
+		}
+		log := filepath.Join(dir, "stderr.log")
+		envv := []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir + "/data", "XDG_CONFIG_HOME=" + dir + "/config"}
+		cmd, err := e.procs.start(e.serverCPU, log, envv, "caddy", "run", "--config", path, "--adapter", "caddyfile")
+		if err != nil {
+			return s, err
+		}
+		s.cmds = append(s.cmds, cmd)
+		s.logs = append(s.logs, log)
 	}
-	log := filepath.Join(dir, "stderr.log")
-	envv := []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir + "/data", "XDG_CONFIG_HOME=" + dir + "/config"}
-	cmd, err := e.procs.start(e.serverCPU, log, envv, "caddy", "run", "--config", path, "--adapter", "caddyfile")
-	if err != nil {
-		return nil, err
-	}
-	s.cmds, s.logs = []*exec.Cmd{cmd}, []string{log}
 	return s, nil
 }
 
@@ -269,9 +273,13 @@ func waitReady(ctx context.Context, s *server, timeout time.Duration) error {
 	}
 	deadline := time.Now().Add(timeout)
 	var last error
-	for _, addr := range []string{s.ecdsaAddr, s.rsaAddr} {
+	for _, l := range []struct {
+		addr string
+		alg  x509.PublicKeyAlgorithm
+	}{{s.ecdsaAddr, x509.ECDSA}, {s.rsaAddr, x509.RSA}} {
+		addr := l.addr
 		for {
-			last = probe(ctx, client, "https://"+addr+"/")
+			last = probe(ctx, client, "https://"+addr+"/", l.alg)
 			if last == nil {
 				break
 			}
@@ -289,7 +297,7 @@ func waitReady(ctx context.Context, s *server, timeout time.Duration) error {
 	return nil
 }
 
-func probe(ctx context.Context, client *http.Client, url string) error {
+func probe(ctx context.Context, client *http.Client, url string, alg x509.PublicKeyAlgorithm) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -302,6 +310,23 @@ func probe(ctx context.Context, client *http.Client, url string) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != 200 || string(body) != string(smallBody) {
 		return fmt.Errorf("got %s %q, want 200 %q", resp.Status, body, smallBody)
+	}
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 || resp.TLS.PeerCertificates[0].PublicKeyAlgorithm != alg {
+		return fmt.Errorf("listener does not serve the %v certificate", alg)
+	}
+	// Warm up: fill the upstream pool and touch the large-response path once
+	// per connection slot, so that a short run does not measure a cold start.
+	for i := 0; i < 8; i++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"1m", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("GET /1m: %w", err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n != bulkSize {
+			return fmt.Errorf("GET /1m: got %s with %d bytes, want 200 with %d", resp.Status, n, bulkSize)
+		}
 	}
 	return nil
 }
