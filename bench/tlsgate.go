@@ -1,14 +1,18 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 )
 
 // startTLSGate builds tlsgate from this module and runs `tlsgate serve` in
-// front of the upstream, once per certificate. Until serve can be started
-// from flags, it reports why tlsgate is not measured instead of failing.
+// front of the upstream, one process per certificate (as a user would run
+// one site), configured like the peers: access log off, no redirect or
+// admin listener, long idle timeouts. Until serve can be started that way it
+// reports why tlsgate is not measured instead of failing the run.
 func startTLSGate(e *env) (*server, error) {
 	bin := filepath.Join(e.dir, "tlsgate")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/tlsgate")
@@ -16,14 +20,77 @@ func startTLSGate(e *env) (*server, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, notAvailable{"go build ./cmd/tlsgate failed: " + firstLine(string(out))}
 	}
+	s := &server{name: "tlsgate", pq: true}
+	if out, err := exec.Command(bin, "version").CombinedOutput(); err == nil {
+		s.version = strings.TrimSpace(firstLine(string(out)))
+	}
 	help, err := exec.Command(bin, "serve", "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(help), "serve") {
 		return nil, notAvailable{"this build has no `tlsgate serve` command yet"}
 	}
-	for _, f := range []string{"--from", "--to"} {
-		if !strings.Contains(string(help), f) {
-			return nil, notAvailable{"`tlsgate serve` has no " + f + " flag yet"}
-		}
+	useConfig := strings.Contains(string(help), "--config")
+	useFlags := strings.Contains(string(help), "--from") && strings.Contains(string(help), "--to") &&
+		strings.Contains(string(help), "--cert") && strings.Contains(string(help), "--key")
+	if !useConfig && !useFlags {
+		return nil, notAvailable{"`tlsgate serve` takes neither --config nor --from/--to/--cert/--key yet"}
 	}
-	return nil, notAvailable{"`tlsgate serve` flags not wired into the harness yet"}
+	if err := s.allocate(); err != nil {
+		return nil, err
+	}
+	home := filepath.Join(e.dir, "tlsgate-home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	for _, l := range []struct {
+		addr string
+		cert certPair
+	}{{s.ecdsaAddr, e.ecdsa}, {s.rsaAddr, e.rsa}} {
+		var args []string
+		if useConfig {
+			path := filepath.Join(e.dir, "tlsgate-"+l.cert.name+".yaml")
+			if err := writeFile(path, tlsgateConfig(l.addr, l.cert, e.upstream)); err != nil {
+				return nil, err
+			}
+			if out, err := exec.Command(bin, "--home", home, "config", "validate", path).CombinedOutput(); err != nil {
+				return nil, notAvailable{"the harness's tlsgate.yaml does not validate: " + firstLine(string(out))}
+			}
+			args = []string{"--home", home, "serve", "--config", path}
+		} else {
+			args = []string{"--home", home, "serve", "--from", l.addr, "--to", "http://" + e.upstream,
+				"--cert", l.cert.certFile, "--key", l.cert.keyFile}
+		}
+		log := filepath.Join(e.dir, "tlsgate-"+l.cert.name+".log")
+		cmd, err := e.procs.start(e.serverCPU, log, []string{"TLSGATE_HOME=" + home}, bin, args...)
+		if err != nil {
+			return s, err
+		}
+		s.cmds = append(s.cmds, cmd)
+		s.logs = append(s.logs, log)
+	}
+	return s, nil
+}
+
+// tlsgateConfig is the serve configuration for one listener and certificate.
+func tlsgateConfig(addr string, cert certPair, upstream string) string {
+	return fmt.Sprintf(`# tlsgate bench: one site in front of the bench upstream.
+listen: %q
+http_listen: "off"
+admin: "off"
+access_log:
+  output: "off"
+limits:
+  read_header_timeout: 300s
+  idle_timeout: 300s
+  max_connections: -1
+sites:
+  - hosts: [localhost, 127.0.0.1]
+    default: true
+    certificate:
+      source: files
+      cert: %q
+      key: %q
+    routes:
+      - path: /
+        upstreams: [%q]
+`, addr, cert.certFile, cert.keyFile, "http://"+upstream)
 }
