@@ -78,6 +78,9 @@ type Options struct {
 	Passphrase []byte
 	// Now replaces the clock (tests).
 	Now func() time.Time
+	// WithoutKeys opens the CA for reading only (list, show, export): no
+	// private key is loaded, so no passphrase is needed; signing fails.
+	WithoutKeys bool
 }
 
 // Settings are the CA-wide choices recorded at init.
@@ -364,13 +367,15 @@ func Open(ctx context.Context, home string, o Options) (*CA, error) {
 	if ca.inter, err = readCertFile(filepath.Join(dir, interCertFile)); err != nil {
 		return nil, err
 	}
-	if ca.interKey, err = readKeyFile(filepath.Join(dir, interKeyFile), o.Passphrase); err != nil {
-		return nil, err
+	if !o.WithoutKeys {
+		if ca.interKey, err = readKeyFile(filepath.Join(dir, interKeyFile), o.Passphrase); err != nil {
+			return nil, err
+		}
+		if !publicKeysEqual(ca.interKey.Public(), ca.inter.PublicKey) {
+			return nil, fmt.Errorf("%s does not match %s: restore the pair from a backup", filepath.Join(dir, interKeyFile), filepath.Join(dir, interCertFile))
+		}
 	}
-	if !publicKeysEqual(ca.interKey.Public(), ca.inter.PublicKey) {
-		return nil, fmt.Errorf("%s does not match %s: restore the pair from a backup", filepath.Join(dir, interKeyFile), filepath.Join(dir, interCertFile))
-	}
-	if c, err := readCertFile(filepath.Join(dir, ocspCertFile)); err == nil {
+	if c, err := readCertFile(filepath.Join(dir, ocspCertFile)); err == nil && !o.WithoutKeys {
 		k, err := readKeyFile(filepath.Join(dir, ocspKeyFile), o.Passphrase)
 		if err != nil {
 			return nil, err
@@ -523,4 +528,22 @@ func ParseSerial(s string) (*big.Int, error) {
 		return nil, fmt.Errorf("serial %q is not a positive hexadecimal number of at most 20 bytes (as tlsgate ca list prints it)", s)
 	}
 	return n, nil
+}
+
+// ParseCertificatePEM returns the first certificate in PEM data.
+func ParseCertificatePEM(data []byte) (*x509.Certificate, error) {
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return nil, errors.New("no PEM CERTIFICATE block found")
+		}
+		if block.Type == "CERTIFICATE" {
+			c, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("malformed certificate: %w", err)
+			}
+			return c, nil
+		}
+	}
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/tlsgate/tlsgate/internal/store"
 )
 
+var errReadOnly = errors.New("the CA was opened without its keys and cannot sign")
+
 // Profile names what a leaf certificate is for.
 type Profile string
 
@@ -157,6 +159,9 @@ func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 // the intermediate, records it in the store (durably) and only then returns
 // it.
 func (ca *CA) IssueLeaf(ctx context.Context, req Request) (*Issued, error) {
+	if ca.interKey == nil {
+		return nil, errReadOnly
+	}
 	tmpl, err := ca.leafTemplate(req)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"bufio"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsgate/tlsgate/internal/pki"
+)
+
+func init() {
+	caSubcommands = append(caSubcommands, newCAListCommand, newCAShowCommand)
+}
+
+// caCertJSON is the JSON shape of one certificate in list and show.
+type caCertJSON struct {
+	Serial    string    `json:"serial"`
+	Subject   string    `json:"subject"`
+	SANs      []string  `json:"sans"`
+	Profile   string    `json:"profile"`
+	Issuer    string    `json:"issuer"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	Status    string    `json:"status"`
+	RevokedAt string    `json:"revoked_at,omitempty"`
+	Reason    string    `json:"revocation_reason,omitempty"`
+}
+
+func caToJSON(c pki.CertInfo, now time.Time) caCertJSON {
+	j := caCertJSON{Serial: c.Serial, Subject: c.Subject, SANs: c.SANs, Profile: c.Profile, Issuer: c.Issuer,
+		NotBefore: c.NotBefore, NotAfter: c.NotAfter, Status: c.Status(now)}
+	if j.SANs == nil {
+		j.SANs = []string{}
+	}
+	if c.Revoked() {
+		j.RevokedAt = c.RevokedAt.Format(time.RFC3339)
+		j.Reason = pki.Reason(c.RevocationReason).String()
+	}
+	return j
+}
+
+func newCAListCommand(g *Globals, f *caFlags) *cobra.Command {
+	var expiring string
+	var revoked, asJSON, all bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List issued certificates: serial, subject, names, profile, expiry, status",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := pki.ListOptions{OnlyRevoked: revoked, All: all}
+			if expiring != "" {
+				d, err := pki.ParseDuration(expiring)
+				if err != nil {
+					return UsageError(fmt.Errorf("--expiring: %w", err))
+				}
+				o.Expiring = d
+			}
+			ca, err := f.openCAReadOnly(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer ca.Close()
+			certs, err := ca.List(cmd.Context(), o)
+			if err != nil {
+				return caError(err)
+			}
+			return caPrintList(g.Stdout, certs, asJSON, time.Now())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&expiring, "expiring", "", "only valid certificates expiring within this duration, e.g. 30d")
+	fl.BoolVar(&revoked, "revoked", false, "only revoked certificates")
+	fl.BoolVar(&all, "all", false, "include the CA's own certificates (root, intermediate, OCSP signer)")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func caPrintList(out io.Writer, certs []pki.CertInfo, asJSON bool, now time.Time) error {
+	bw := bufio.NewWriterSize(out, 64<<10)
+	if asJSON {
+		list := make([]caCertJSON, len(certs))
+		for i, c := range certs {
+			list[i] = caToJSON(c, now)
+		}
+		enc := json.NewEncoder(bw)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(list); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERIAL\tSUBJECT\tSANS\tPROFILE\tNOT AFTER\tSTATUS")
+	for _, c := range certs {
+		subj := c.Subject
+		if subj == "" {
+			subj = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Serial, subj, strings.Join(c.SANs, ","), c.Profile, c.NotAfter.UTC().Format("2006-01-02 15:04Z"), c.Status(now))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func newCAShowCommand(g *Globals, f *caFlags) *cobra.Command {
+	var certFile string
+	var asJSON, asPEM bool
+	cmd := &cobra.Command{
+		Use:   "show [SERIAL]",
+		Short: "Show one certificate by serial or from a file, with its status",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (certFile != "") {
+				return UsageError(fmt.Errorf("give either a SERIAL or --cert FILE\nRun '%s --help' for usage.", cmd.CommandPath()))
+			}
+			var serialText string
+			if certFile != "" {
+				c, err := caReadCertFile(certFile)
+				if err != nil {
+					return err
+				}
+				serialText = pki.SerialString(c.SerialNumber)
+			} else {
+				serialText = args[0]
+			}
+			serial, err := pki.ParseSerial(serialText)
+			if err != nil {
+				return UsageError(err)
+			}
+			ca, err := f.openCAReadOnly(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer ca.Close()
+			info, err := ca.Lookup(cmd.Context(), serial)
+			if err != nil {
+				return caError(err)
+			}
+			if asPEM {
+				return pem.Encode(g.Stdout, &pem.Block{Type: "CERTIFICATE", Bytes: info.DER})
+			}
+			now := time.Now()
+			if asJSON {
+				enc := json.NewEncoder(g.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(caToJSON(info, now))
+			}
+			j := caToJSON(info, now)
+			tw := tabwriter.NewWriter(g.Stdout, 0, 4, 1, ' ', 0)
+			fmt.Fprintf(tw, "serial:\t%s\nsubject:\t%s\nnames:\t%s\nprofile:\t%s\nissuer:\t%s\nnot before:\t%s\nnot after:\t%s\nstatus:\t%s\n",
+				j.Serial, j.Subject, strings.Join(j.SANs, ", "), j.Profile, j.Issuer, j.NotBefore.UTC().Format(time.RFC3339), j.NotAfter.UTC().Format(time.RFC3339), j.Status)
+			if j.RevokedAt != "" {
+				fmt.Fprintf(tw, "revoked:\t%s (%s)\n", j.RevokedAt, j.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&certFile, "cert", "", "PEM certificate file to look up instead of a serial")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	fl.BoolVar(&asPEM, "pem", false, "print the certificate in PEM")
+	return cmd
+}
+
+// caReadCertFile reads the first certificate of a PEM file.
+func caReadCertFile(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, UsageError(fmt.Errorf("--cert: %w", err))
+	}
+	c, err := pki.ParseCertificatePEM(data)
+	if err != nil {
+		return nil, UsageError(fmt.Errorf("--cert %s: %w", path, err))
+	}
+	return c, nil
+}
