@@ -1,0 +1,101 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// accessLog gathers what one connection did and writes one line for it at
+// its end: who, where, TLS parameters, bytes each way, duration and result.
+type accessLog struct {
+	b      *base
+	start  time.Time
+	client string
+	peer   string // verified identity of the TLS peer
+	attrs  []slog.Attr
+}
+
+func (a *accessLog) tlsState(cs tls.ConnectionState) {
+	a.attrs = append(a.attrs,
+		slog.String("tls_version", tls.VersionName(cs.Version)),
+		slog.String("cipher_suite", tls.CipherSuiteName(cs.CipherSuite)))
+	if cs.NegotiatedProtocol != "" {
+		a.attrs = append(a.attrs, slog.String("alpn", cs.NegotiatedProtocol))
+	}
+}
+
+func (a *accessLog) base() []any {
+	args := []any{
+		"mode", a.b.mode,
+		"client", a.client,
+		"target", a.b.opts.Target,
+		"peer", orDash(a.peer),
+		"duration", time.Since(a.start).Round(time.Microsecond),
+	}
+	for _, at := range a.attrs {
+		args = append(args, at)
+	}
+	return args
+}
+
+// refused logs a connection closed before any TLS took place.
+func (a *accessLog) refused(result string, err error) {
+	a.b.m.connections.WithLabelValues(result).Inc()
+	a.b.log.Warn("connection refused", append(a.base(), "result", result, "error", err.Error())...)
+}
+
+// handshakeFailed logs a connection whose TLS handshake failed.
+func (a *accessLog) handshakeFailed(reason string, err error) {
+	a.b.m.connections.WithLabelValues("handshake_failed").Inc()
+	a.b.log.Warn("connection refused: TLS handshake failed", append(a.base(), "result", "handshake_failed", "reason", reason, "error", err.Error())...)
+}
+
+// denied logs a verified client the access rules refused.
+func (a *accessLog) denied(reason, rule, msg string) {
+	a.b.m.connections.WithLabelValues("denied").Inc()
+	a.b.m.denials.WithLabelValues(reason, rule).Inc()
+	a.b.log.Warn("connection refused: client not allowed", append(a.base(), "result", "denied", "reason", reason, "rule", rule, "error", msg)...)
+}
+
+// relay moves bytes until both sides are done and writes the access line.
+func (a *accessLog) relay(accepted, target net.Conn) {
+	a.b.m.open.Inc()
+	defer a.b.m.open.Dec()
+	up := &byteCount{counter: a.b.m.up}
+	down := &byteCount{counter: a.b.m.down}
+	err := relay(accepted, target, up, down)
+	d := time.Since(a.start)
+	a.b.m.duration.Observe(d.Seconds())
+	result := "ok"
+	level := slog.LevelInfo
+	if !quietClose(err) {
+		result, level = "error", slog.LevelWarn
+	}
+	a.b.m.connections.WithLabelValues(result).Inc()
+	args := append(a.base(), "bytes_up", up.n.Load(), "bytes_down", down.n.Load(), "result", result)
+	if !quietClose(err) {
+		args = append(args, "error", err.Error())
+	}
+	a.b.log.Log(context.Background(), level, "connection closed", args...)
+}
+
+func resultForDialError(err error) string {
+	var down *errTargetDown
+	if errors.As(err, &down) {
+		return "target_down"
+	}
+	return "target_unreachable"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func slogRule(rule string) slog.Attr { return slog.String("allowed_by", rule) }

@@ -1,0 +1,207 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
+)
+
+// ClientConfig configures client mode: plaintext in, verified TLS out.
+type ClientConfig struct {
+	Options
+	// RootCAs verifies the target; nil means the system roots.
+	RootCAs *x509.CertPool
+	// ServerName is the name the target's certificate must hold and the SNI
+	// sent; empty means the host part of Target.
+	ServerName string
+	// Pins, when set, require one certificate of the verified chain to have
+	// one of these public keys. Each is sha256/BASE64 or SHA-256 hex.
+	Pins []string
+	// ALPN lists the application protocols offered, in order.
+	ALPN []string
+	// ClientCertificate, when set, returns the certificate to present when
+	// the target asks for one. It is called on every handshake, so a source
+	// that reloads files serves the newest pair.
+	ClientCertificate func() (*tls.Certificate, error)
+	// BaseTLS, when set, supplies versions, suites and groups (the serving
+	// policy); tunnel overrides the verification and identity fields.
+	BaseTLS *tls.Config
+}
+
+// Client is a running client-mode tunnel.
+type Client struct {
+	*base
+	tlsConf *tls.Config
+	target  *target
+}
+
+// NewClient checks cfg and prepares the TLS configuration. Verification is
+// always on: there is no option to skip it.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	host, _, err := net.SplitHostPort(cfg.Target)
+	if err != nil || host == "" {
+		return nil, fmt.Errorf("target %q: want HOST:PORT, e.g. api.example.com:443", cfg.Target)
+	}
+	name := cfg.ServerName
+	if name == "" {
+		name = host
+	}
+	pins := map[string]bool{}
+	for _, p := range cfg.Pins {
+		h, err := authz.ParseSPKIFingerprint(p)
+		if err != nil {
+			return nil, fmt.Errorf("pin %q: %w", p, err)
+		}
+		pins[h] = true
+	}
+	b := newBase(ModeClient, cfg.Options)
+	var tc *tls.Config
+	if cfg.BaseTLS != nil {
+		tc = cfg.BaseTLS.Clone()
+	} else {
+		tc = &tls.Config{}
+	}
+	tc.InsecureSkipVerify = false
+	tc.RootCAs = cfg.RootCAs
+	tc.ServerName = name
+	tc.NextProtos = cfg.ALPN
+	if tc.MinVersion < tls.VersionTLS12 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		if err := checkPins(cs, pins); err != nil {
+			return err
+		}
+		return checkStapledOCSP(cs, time.Now())
+	}
+	if cfg.ClientCertificate != nil {
+		get := cfg.ClientCertificate
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c, err := get()
+			if err != nil || c == nil {
+				// Handshake without a certificate; the server decides.
+				b.log.Error("no client certificate to present", "error", err)
+				return &tls.Certificate{}, nil
+			}
+			return c, nil
+		}
+	}
+	return &Client{base: b, tlsConf: tc, target: newTarget(cfg.Target, b.opts)}, nil
+}
+
+// TLSConfig returns a copy of the configuration used towards the target.
+func (c *Client) TLSConfig() *tls.Config { return c.tlsConf.Clone() }
+
+// Serve accepts plaintext connections on ln until ctx is done, then drains.
+func (c *Client) Serve(ctx context.Context, ln net.Listener) error {
+	c.log.Info("tunnel listening", "mode", ModeClient, "listen", ln.Addr().String(), "target", c.opts.Target, "server_name", c.tlsConf.ServerName)
+	return c.serve(ctx, ln, func(connCtx context.Context, local net.Conn, s *session) { c.handle(ctx, connCtx, local, s) })
+}
+
+func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *session) {
+	start := time.Now()
+	al := accessLog{b: c.base, start: start, client: local.RemoteAddr().String()}
+	raw, err := c.target.dial(ctx, serveCtx)
+	if err != nil {
+		al.refused(resultForDialError(err), err)
+		return
+	}
+	if !s.add(raw) {
+		return
+	}
+	// Nothing has been read from the local connection yet, and nothing
+	// will be until the target has proved who it is.
+	tc := tls.Client(raw, c.tlsConf)
+	hctx, cancel := context.WithTimeout(ctx, c.opts.HandshakeTimeout)
+	err = tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		reason := failureReason(err)
+		c.m.handshakeFailures.WithLabelValues(reason).Inc()
+		al.handshakeFailed(reason, fmt.Errorf("target %s (%s): %w", c.opts.Target, c.tlsConf.ServerName, err))
+		return
+	}
+	cs := tc.ConnectionState()
+	c.m.countHandshake(cs)
+	al.tlsState(cs)
+	if len(cs.PeerCertificates) > 0 {
+		al.peer = authz.IdentityFromCertificate(cs.PeerCertificates[0]).String()
+	}
+	al.relay(local, tc)
+}
+
+func checkPins(cs tls.ConnectionState, pins map[string]bool) error {
+	if len(pins) == 0 {
+		return nil
+	}
+	var got []string
+	seen := map[string]bool{}
+	for _, chain := range cs.VerifiedChains {
+		for _, cert := range chain {
+			sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+			if pins[fmt.Sprintf("%x", sum)] {
+				return nil
+			}
+			p := "sha256/" + base64.StdEncoding.EncodeToString(sum[:])
+			if !seen[p] {
+				seen[p] = true
+				got = append(got, p)
+			}
+		}
+	}
+	return &PinMismatchError{Got: got}
+}
+
+// checkStapledOCSP refuses a target whose stapled OCSP response says its
+// certificate is revoked, or whose staple is forged, for another certificate
+// or out of date. A target that staples nothing passes.
+func checkStapledOCSP(cs tls.ConnectionState, now time.Time) error {
+	if len(cs.OCSPResponse) == 0 || len(cs.VerifiedChains) == 0 {
+		return nil
+	}
+	chain := cs.VerifiedChains[0]
+	if len(chain) < 2 {
+		return nil
+	}
+	leaf, issuer := chain[0], chain[1]
+	resp, err := ocsp.ParseResponseForCert(cs.OCSPResponse, leaf, issuer)
+	if err != nil {
+		return &OCSPError{Detail: fmt.Sprintf("the stapled OCSP response does not check out: %v", err)}
+	}
+	switch resp.Status {
+	case ocsp.Revoked:
+		return &OCSPError{Revoked: true, Detail: fmt.Sprintf("certificate %s was revoked on %s (stapled OCSP response)",
+			serialHex(leaf), resp.RevokedAt.UTC().Format(time.DateOnly))}
+	case ocsp.Good:
+	default:
+		return &OCSPError{Detail: fmt.Sprintf("the stapled OCSP response does not vouch for certificate %s (status %s)", serialHex(leaf), ocspStatus(resp.Status))}
+	}
+	if !resp.NextUpdate.IsZero() && now.After(resp.NextUpdate) {
+		return &OCSPError{Detail: fmt.Sprintf("the stapled OCSP response expired on %s", resp.NextUpdate.UTC().Format(time.RFC3339))}
+	}
+	return nil
+}
+
+func serialHex(c *x509.Certificate) string { return strings.ToUpper(c.SerialNumber.Text(16)) }
+
+func ocspStatus(s int) string {
+	switch s {
+	case ocsp.Good:
+		return "good"
+	case ocsp.Revoked:
+		return "revoked"
+	case ocsp.Unknown:
+		return "unknown"
+	}
+	return fmt.Sprint(s)
+}

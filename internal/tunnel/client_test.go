@@ -1,0 +1,205 @@
+package tunnel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+
+	"strings"
+	"testing"
+
+	"github.com/tlsgate/tlsgate/internal/testpki"
+)
+
+func fixtureTLS(f *testpki.Fixture) *tls.Config {
+	c := f.TLSCertificate()
+	c.OCSPStaple = f.OCSP
+	return &tls.Config{Certificates: []tls.Certificate{c}}
+}
+
+func pinOf(f *testpki.Fixture) string {
+	sum := sha256.Sum256(f.Leaf().RawSubjectPublicKeyInfo)
+	return "sha256/" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func startClient(t *testing.T, target string, cfg ClientConfig) (string, *logBuffer, *Client) {
+	t.Helper()
+	opts, lb := testOptions(t, target)
+	cfg.Options = opts
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serveInBackground(t, c.Serve)
+	return addr, lb, c
+}
+
+func TestClientRelaysToVerifiedTarget(t *testing.T) {
+	f := testpki.Good(t, testpki.ECDSAP256)
+	tt := startTLSTarget(t, fixtureTLS(f))
+	addr, lb, _ := startClient(t, tt.addr, ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots, Pins: []string{pinOf(f)}})
+
+	c := dial(t, addr)
+	got, err := roundTrip(c, "PING\r\n")
+	if err != nil || got != "PING\r\n" {
+		t.Fatalf("round trip through the tunnel: %q, %v", got, err)
+	}
+	c.Close()
+	log := lb.waitFor(t, "connection closed", "bytes_up=6", "bytes_down=6")
+	for _, want := range []string{`tls_version="TLS 1.`, "cipher_suite=TLS_", "peer=localhost", "result=ok"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("access log lacks %q:\n%s", want, log)
+		}
+	}
+	if _, app, _ := tt.captured(); string(app) != "PING\r\n" {
+		t.Errorf("target received %q", app)
+	}
+}
+
+// TestClientRefusesUntrustworthyTargets sends a secret into the tunnel
+// towards targets that must not be trusted: the tunnel closes the
+// connection, logs why, and the target never sees the secret, neither
+// decrypted nor on the wire.
+func TestClientRefusesUntrustworthyTargets(t *testing.T) {
+	good := testpki.Good(t, testpki.ECDSAP256)
+	other := testpki.Good(t, testpki.ECDSAP256)
+	for _, tc := range []struct {
+		f      *testpki.Fixture
+		pin    string
+		reason string
+	}{
+		{f: testpki.Expired(t), reason: "expired"},
+		{f: testpki.NotYetValid(t), reason: "not_yet_valid"},
+		{f: testpki.WrongHost(t), reason: "wrong_host"},
+		{f: testpki.UntrustedRoot(t), reason: "unknown_authority"},
+		{f: testpki.SelfSigned(t), reason: "self_signed"},
+		{f: testpki.MissingIntermediate(t), reason: "unknown_authority"},
+		{f: testpki.WrongEKU(t), reason: "wrong_usage"},
+		{f: testpki.SHA1Signed(t), reason: "insecure_signature"},
+		{f: testpki.Revoked(t), reason: "revoked"},
+		{f: good, pin: pinOf(other), reason: "pin_mismatch"},
+	} {
+		name := tc.f.Name
+		if tc.pin != "" {
+			name = "pin-mismatch"
+		}
+		t.Run(name, func(t *testing.T) {
+			tt := startTLSTarget(t, fixtureTLS(tc.f))
+			cfg := ClientConfig{ServerName: tc.f.ServerName, RootCAs: tc.f.Roots}
+			if tc.pin != "" {
+				cfg.Pins = []string{tc.pin}
+			}
+			addr, lb, c := startClient(t, tt.addr, cfg)
+			conn := dial(t, addr)
+			secret := "AUTH s3cr3t-password\r\n"
+			conn.Write([]byte(secret))
+			expectClosed(t, conn)
+			lb.waitFor(t, "TLS handshake failed", "reason="+tc.reason)
+
+			raw, app, ok := tt.captured()
+			if ok != 0 || len(app) != 0 {
+				t.Errorf("target completed %d handshakes and received %q", ok, app)
+			}
+			if bytes.Contains(raw, []byte("s3cr3t")) {
+				t.Error("the secret reached the target in clear")
+			}
+			if len(raw) == 0 || raw[0] != 0x16 {
+				t.Errorf("target capture does not start with a TLS handshake record: % x", raw[:min(len(raw), 8)])
+			}
+			if got := counterValue(t, c.m.handshakeFailures.WithLabelValues(tc.reason)); got != 1 {
+				t.Errorf("handshake failures{reason=%s} = %v, want 1", tc.reason, got)
+			}
+		})
+	}
+}
+
+// TestClientNeverFallsBackToPlaintext points the tunnel at a service that
+// does not speak TLS: nothing but a ClientHello may reach it.
+func TestClientNeverFallsBackToPlaintext(t *testing.T) {
+	ln := listenLoopback(t)
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		var all []byte
+		buf := make([]byte, 4096)
+		for {
+			c.SetReadDeadline(timeNowPlus())
+			n, err := c.Read(buf)
+			all = append(all, buf[:n]...)
+			if n > 0 && len(all) >= 5 {
+				// Answer like a plaintext service would.
+				c.Write([]byte("-ERR unknown command\r\n"))
+			}
+			if err != nil {
+				break
+			}
+		}
+		got <- all
+	}()
+	f := testpki.Good(t, testpki.ECDSAP256)
+	addr, lb, _ := startClient(t, ln.Addr().String(), ClientConfig{ServerName: "localhost", RootCAs: f.Roots})
+	conn := dial(t, addr)
+	conn.Write([]byte("AUTH s3cr3t\r\n"))
+	expectClosed(t, conn)
+	lb.waitFor(t, "reason=not_tls")
+	raw := <-got
+	if bytes.Contains(raw, []byte("s3cr3t")) || len(raw) == 0 || raw[0] != 0x16 {
+		t.Errorf("plaintext service received %q; want only a TLS ClientHello", raw)
+	}
+}
+
+func TestNewClientRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  ClientConfig
+		want string
+	}{
+		{ClientConfig{Options: Options{Target: "no-port"}}, "want HOST:PORT"},
+		{ClientConfig{Options: Options{Target: ":443"}}, "want HOST:PORT"},
+		{ClientConfig{Options: Options{Target: "a.test:443"}, Pins: []string{"sha256/short"}}, `pin "sha256/short"`},
+	} {
+		if _, err := NewClient(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewClient(%+v) = %v; want error containing %q", tc.cfg, err, tc.want)
+		}
+	}
+	c, err := NewClient(ClientConfig{Options: Options{Target: "api.example.test:443"}, BaseTLS: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := c.TLSConfig(); tc.InsecureSkipVerify || tc.MinVersion < tls.VersionTLS12 || tc.ServerName != "api.example.test" {
+		t.Errorf("client TLS config skips verification or allows old versions: %+v", tc)
+	}
+}
+
+func TestCheckClientListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr   string
+		remote bool
+		ok     bool
+	}{
+		{"127.0.0.1:9000", false, true},
+		{"[::1]:9000", false, true},
+		{"localhost:9000", false, true},
+		{"127.0.0.2:9000", false, true},
+		{":9000", false, false},
+		{"0.0.0.0:9000", false, false},
+		{"192.0.2.1:9000", false, false},
+		{"192.0.2.1:9000", true, true},
+		{"[::]:9000", true, true},
+		{"9000", false, false},
+	} {
+		err := CheckClientListen(tc.addr, tc.remote)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckClientListen(%q, %v) = %v; want ok=%v", tc.addr, tc.remote, err, tc.ok)
+		}
+		if err != nil && tc.addr != "9000" && !strings.Contains(err.Error(), "--allow-remote") {
+			t.Errorf("error %q does not say how to proceed", err)
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
+)
+
+// ClientAuth says whether server mode asks clients for a certificate.
+type ClientAuth string
+
+// The client authentication settings.
+const (
+	// ClientAuthOff asks for no certificate; every client that completes
+	// the handshake is forwarded.
+	ClientAuthOff ClientAuth = "off"
+	// ClientAuthRequire demands a certificate from a trusted client CA that
+	// the policy allows.
+	ClientAuthRequire ClientAuth = "require"
+	// ClientAuthOptional forwards clients that send no certificate; a client
+	// that sends one must be verified and allowed by the policy.
+	ClientAuthOptional ClientAuth = "optional"
+)
+
+// ParseClientAuth reads --client-auth.
+func ParseClientAuth(s string) (ClientAuth, error) {
+	switch ClientAuth(strings.ToLower(s)) {
+	case ClientAuthOff, "":
+		return ClientAuthOff, nil
+	case ClientAuthRequire:
+		return ClientAuthRequire, nil
+	case ClientAuthOptional:
+		return ClientAuthOptional, nil
+	}
+	return "", fmt.Errorf("client authentication %q: expected require, optional or off", s)
+}
+
+// ServerConfig configures server mode: TLS in, plaintext out.
+type ServerConfig struct {
+	Options
+	// GetCertificate returns the certificate to serve. It is called on
+	// every handshake, so a source that reloads files serves the newest
+	// pair while established connections keep theirs.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ClientAuth, ClientCAs, Policy and DenyList decide who may pass.
+	ClientAuth ClientAuth
+	ClientCAs  *x509.CertPool
+	Policy     *authz.Policy
+	DenyList   *authz.DenyList
+	// ALPN lists the protocols accepted, if any.
+	ALPN []string
+	// BaseTLS, when set, supplies versions, suites and groups (the serving
+	// policy); tunnel sets the certificate and client-auth fields.
+	BaseTLS *tls.Config
+}
+
+// Server is a running server-mode tunnel.
+type Server struct {
+	*base
+	cfg     ServerConfig
+	tlsConf *tls.Config
+	target  *target
+}
+
+// NewServer checks cfg: client authentication needs client CAs and at least
+// one rule, since an empty policy would let no one pass.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if _, _, err := net.SplitHostPort(cfg.Target); err != nil {
+		return nil, fmt.Errorf("target %q: want HOST:PORT, e.g. 127.0.0.1:6379", cfg.Target)
+	}
+	if cfg.GetCertificate == nil {
+		return nil, errors.New("server mode needs a certificate: pass --cert and --key")
+	}
+	if cfg.ClientAuth == "" {
+		cfg.ClientAuth = ClientAuthOff
+	}
+	b := newBase(ModeServer, cfg.Options)
+	var tc *tls.Config
+	if cfg.BaseTLS != nil {
+		tc = cfg.BaseTLS.Clone()
+	} else {
+		tc = &tls.Config{}
+	}
+	if tc.MinVersion < tls.VersionTLS12 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	tc.Certificates = nil
+	tc.GetCertificate = cfg.GetCertificate
+	tc.NextProtos = cfg.ALPN
+	switch cfg.ClientAuth {
+	case ClientAuthOff:
+		if !cfg.Policy.Empty() {
+			return nil, fmt.Errorf("allow rules (%s) need client authentication: add --client-auth require", cfg.Policy)
+		}
+		tc.ClientAuth = tls.NoClientCert
+	case ClientAuthRequire, ClientAuthOptional:
+		if cfg.ClientCAs == nil {
+			return nil, fmt.Errorf("--client-auth %s needs the CAs that issue client certificates: pass --client-ca FILE", cfg.ClientAuth)
+		}
+		if cfg.Policy.Empty() {
+			return nil, fmt.Errorf("--client-auth %s without an allow rule would refuse every client: add --allow-uri, --allow-dns, --allow-email, --allow-cn, --allow-fingerprint or --allow-spki, or --allow-any-verified to accept every client certificate the client CA issued", cfg.ClientAuth)
+		}
+		tc.ClientCAs = cfg.ClientCAs
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+		if cfg.ClientAuth == ClientAuthOptional {
+			tc.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+	default:
+		return nil, fmt.Errorf("client authentication %q: expected require, optional or off", cfg.ClientAuth)
+	}
+	return &Server{base: b, cfg: cfg, tlsConf: tc, target: newTarget(cfg.Target, b.opts)}, nil
+}
+
+// Serve accepts TLS connections on ln until ctx is done, then drains. While
+// it runs, a change of the deny-list closes the open connections of every
+// identity it now denies.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.log.Info("tunnel listening", "mode", ModeServer, "listen", ln.Addr().String(), "target", s.opts.Target,
+		"client_auth", s.cfg.ClientAuth, "allow", s.cfg.Policy.String())
+	if s.cfg.DenyList != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go s.cfg.DenyList.Watch(wctx, s.closeDenied)
+	}
+	return s.serve(ctx, ln, func(connCtx context.Context, c net.Conn, sess *session) { s.handle(ctx, connCtx, c, sess) })
+}
+
+// closeDenied closes the connections of identities on the deny-list.
+func (s *Server) closeDenied() {
+	s.forEachSession(func(sess *session) {
+		sess.mu.Lock()
+		id, _ := sess.peer.(*authz.Identity)
+		sess.mu.Unlock()
+		if id == nil {
+			return
+		}
+		if e, denied := s.cfg.DenyList.Denied(id); denied {
+			s.log.Warn("closing connection of a denied client", "peer", id.String(), "rule", e.String(), "note", e.Note)
+			s.m.denials.WithLabelValues(string(authz.ReasonDenyListed), e.String()).Inc()
+			sess.close()
+		}
+	})
+}
+
+func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, sess *session) {
+	al := accessLog{b: s.base, start: time.Now(), client: c.RemoteAddr().String()}
+	tc := tls.Server(c, s.tlsConf)
+	sess.add(tc)
+	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
+	err := tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		reason := failureReason(err)
+		s.m.handshakeFailures.WithLabelValues(reason).Inc()
+		al.handshakeFailed(reason, fmt.Errorf("client %s: %w", al.client, err))
+		return
+	}
+	cs := tc.ConnectionState()
+	s.m.countHandshake(cs)
+	al.tlsState(cs)
+	id, _ := authz.IdentityFromState(&cs)
+	if id != nil {
+		al.peer = id.String()
+	}
+	if s.cfg.ClientAuth != ClientAuthOff && (id != nil || s.cfg.ClientAuth == ClientAuthRequire) {
+		d := authz.Authorize(s.cfg.Policy, s.cfg.DenyList, id)
+		if !d.Allowed {
+			al.denied(string(d.Reason), d.Rule, d.Message)
+			tc.Close()
+			return
+		}
+		al.attrs = append(al.attrs, slogRule(d.Rule))
+	}
+	sess.mu.Lock()
+	sess.peer = id
+	sess.mu.Unlock()
+	// The deny-list may have changed between Authorize and now.
+	if _, denied := s.cfg.DenyList.Denied(id); denied {
+		al.denied(string(authz.ReasonDenyListed), "deny-list", "denied while connecting")
+		return
+	}
+	raw, err := s.target.dial(ctx, serveCtx)
+	if err != nil {
+		al.refused(resultForDialError(err), err)
+		return
+	}
+	if !sess.add(raw) {
+		return
+	}
+	al.relay(tc, raw)
+}

@@ -1,0 +1,251 @@
+package tunnel
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/testpki"
+)
+
+// mtlsSetup is a server certificate and a client CA with clients issued by
+// it.
+type mtlsSetup struct {
+	server   *testpki.Fixture
+	clientCA *testpki.CA
+	billing  *testpki.Issued // spiffe://corp.test/billing
+	web      *testpki.Issued // spiffe://corp.test/web
+	stranger *testpki.Issued // spiffe://corp.test/billing from another CA
+}
+
+func newMTLSSetup(t testing.TB) *mtlsSetup {
+	ca := testpki.NewCA(t, testpki.ECDSAP256).NewIntermediate(t)
+	client := func(ca *testpki.CA, uri string) *testpki.Issued {
+		return ca.Issue(t, testpki.Leaf{CN: "svc", URIs: []string{uri}, EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	}
+	return &mtlsSetup{
+		server:   testpki.Good(t, testpki.ECDSAP256),
+		clientCA: ca,
+		billing:  client(ca, testpki.ClientURI),
+		web:      client(ca, "spiffe://corp.test/web"),
+		stranger: client(testpki.NewCA(t, testpki.ECDSAP256), testpki.ClientURI),
+	}
+}
+
+// clientTLS returns a client configuration that trusts the server and
+// presents cert (none when nil), even to a server that did not ask for its
+// issuer.
+func (m *mtlsSetup) clientTLS(cert *testpki.Issued) *tls.Config {
+	c := &tls.Config{RootCAs: m.server.Roots, ServerName: m.server.ServerName}
+	if cert != nil {
+		tc := cert.TLSCertificate()
+		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }
+	}
+	return c
+}
+
+func (m *mtlsSetup) startServer(t *testing.T, target string, auth ClientAuth, deny *authz.DenyList, rules ...string) (string, *logBuffer, *Server) {
+	t.Helper()
+	p, err := authz.ParsePolicy(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, lb := testOptions(t, target)
+	cert := m.server.TLSCertificate()
+	s, err := NewServer(ServerConfig{
+		Options:        opts,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		ClientAuth:     auth, ClientCAs: m.clientCA.Root().Pool(), Policy: p, DenyList: deny,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serveInBackground(t, s.Serve)
+	return addr, lb, s
+}
+
+func dialTLS(t *testing.T, addr string, cfg *tls.Config) (*tls.Conn, error) {
+	t.Helper()
+	d := &net.Dialer{Timeout: testTimeout}
+	c, err := tls.DialWithDialer(d, "tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, nil
+}
+
+func TestServerAuthorizesClients(t *testing.T) {
+	m := newMTLSSetup(t)
+	for _, tc := range []struct {
+		name   string
+		auth   ClientAuth
+		client *testpki.Issued
+		pass   bool
+		log    []string
+	}{
+		{"allowed SPIFFE ID", ClientAuthRequire, m.billing, true, []string{"peer=spiffe://corp.test/billing", "allowed_by=uri:spiffe://corp.test/billing", "result=ok"}},
+		{"other SPIFFE ID", ClientAuthRequire, m.web, false, []string{"reason=no_rule_matched", "rule=uri:spiffe://corp.test/billing", "peer=spiffe://corp.test/web"}},
+		{"no certificate", ClientAuthRequire, nil, false, []string{"reason=no_certificate"}},
+		{"untrusted issuer", ClientAuthRequire, m.stranger, false, []string{"reason=unknown_authority"}},
+		{"optional, no certificate", ClientAuthOptional, nil, true, []string{"peer=-", "result=ok"}},
+		{"optional, other SPIFFE ID", ClientAuthOptional, m.web, false, []string{"reason=no_rule_matched"}},
+		{"optional, allowed SPIFFE ID", ClientAuthOptional, m.billing, true, []string{"allowed_by=uri:spiffe://corp.test/billing"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			echo, accepted := startEcho(t)
+			addr, lb, _ := m.startServer(t, echo, tc.auth, nil, "uri:spiffe://corp.test/billing")
+			c, err := dialTLS(t, addr, m.clientTLS(tc.client))
+			var got string
+			if err == nil {
+				got, err = roundTrip(c, "PING\r\n")
+			}
+			if tc.pass {
+				if err != nil || got != "PING\r\n" {
+					t.Fatalf("allowed client: %q, %v", got, err)
+				}
+				c.Close()
+			} else {
+				if err == nil {
+					t.Fatalf("refused client got %q back", got)
+				}
+				if n := accepted(); n != 0 {
+					t.Errorf("target accepted %d connections for a refused client", n)
+				}
+			}
+			lb.waitFor(t, tc.log...)
+		})
+	}
+}
+
+// TestDenyListClosesLiveConnections denies a connected client by serial:
+// its open connection is closed at once and it cannot reconnect.
+func TestDenyListClosesLiveConnections(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	deny := authz.NewDenyList()
+	addr, lb, _ := m.startServer(t, echo, ClientAuthRequire, deny, "uri:spiffe://corp.test/**")
+
+	billing, err := dialTLS(t, addr, m.clientTLS(m.billing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := dialTLS(t, addr, m.clientTLS(m.web))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*tls.Conn{billing, web} {
+		if _, err := roundTrip(c, "PING\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := authz.ParseDenyEntry(fmt.Sprintf("serial:%x", m.billing.Cert.SerialNumber))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Note = "key leaked"
+	deny.Add(e)
+
+	expectClosed(t, billing)
+	lb.waitFor(t, "closing connection of a denied client", "peer=spiffe://corp.test/billing")
+	if got, err := roundTrip(web, "STILL\r\n"); err != nil || got != "STILL\r\n" {
+		t.Errorf("another client's connection broke: %q, %v", got, err)
+	}
+	again, err := dialTLS(t, addr, m.clientTLS(m.billing))
+	if err == nil {
+		_, err = roundTrip(again, "PING\r\n")
+	}
+	if err == nil {
+		t.Fatal("denied client reconnected")
+	}
+	lb.waitFor(t, "reason=deny_listed", "rule=deny:serial:")
+}
+
+func TestNewServerRejectsBadConfig(t *testing.T) {
+	m := newMTLSSetup(t)
+	cert := m.server.TLSCertificate()
+	get := func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
+	rules, _ := authz.ParsePolicy([]string{"dns:*.corp.test"})
+	for _, tc := range []struct {
+		cfg  ServerConfig
+		want string
+	}{
+		{ServerConfig{GetCertificate: get}, "want HOST:PORT"},
+		{ServerConfig{Options: Options{Target: "127.0.0.1:1"}}, "pass --cert and --key"},
+		{ServerConfig{Options: Options{Target: "127.0.0.1:1"}, GetCertificate: get, ClientAuth: ClientAuthRequire, Policy: rules}, "--client-ca"},
+		{ServerConfig{Options: Options{Target: "127.0.0.1:1"}, GetCertificate: get, ClientAuth: ClientAuthRequire, ClientCAs: x509.NewCertPool()}, "--allow-any-verified"},
+		{ServerConfig{Options: Options{Target: "127.0.0.1:1"}, GetCertificate: get, Policy: rules}, "add --client-auth require"},
+		{ServerConfig{Options: Options{Target: "127.0.0.1:1"}, GetCertificate: get, ClientAuth: "maybe"}, "expected require, optional or off"},
+	} {
+		if _, err := NewServer(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewServer = %v; want an error containing %q", err, tc.want)
+		}
+	}
+	if _, err := ParseClientAuth("sometimes"); err == nil {
+		t.Error(`ParseClientAuth("sometimes") succeeded`)
+	}
+}
+
+// TestTargetDownThenBack closes connections at once while the target is
+// down and serves again once the prober sees it back.
+func TestTargetDownThenBack(t *testing.T) {
+	m := newMTLSSetup(t)
+	ln := listenLoopback(t)
+	target := ln.Addr().String()
+	ln.Close()
+	addr, lb, s := m.startServer(t, target, ClientAuthOff, nil)
+
+	c, err := dialTLS(t, addr, m.clientTLS(nil))
+	if err == nil {
+		_, err = roundTrip(c, "PING\r\n")
+	}
+	if err == nil {
+		t.Fatal("relay worked with the target down")
+	}
+	lb.waitFor(t, "target is down", "result=target_unreachable")
+	if v := counterValue(t, s.m.targetUp); v != 0 {
+		t.Errorf("target_up = %v while down", v)
+	}
+	c2, err := dialTLS(t, addr, m.clientTLS(nil))
+	if err == nil {
+		_, err = roundTrip(c2, "PING\r\n")
+	}
+	if err == nil {
+		t.Fatal("second connection relayed while the target is down")
+	}
+	lb.waitFor(t, "result=target_down")
+
+	back, err := net.Listen("tcp", target)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", target, err)
+	}
+	defer back.Close()
+	go func() {
+		for {
+			c, err := back.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(testTimeout))
+				buf := make([]byte, 64)
+				n, _ := c.Read(buf)
+				c.Write(buf[:n])
+			}()
+		}
+	}()
+	lb.waitFor(t, "target answers again")
+	c3, err := dialTLS(t, addr, m.clientTLS(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := roundTrip(c3, "PING\r\n"); err != nil || got != "PING\r\n" {
+		t.Fatalf("after the target came back: %q, %v", got, err)
+	}
+}

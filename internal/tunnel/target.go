@@ -1,0 +1,115 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Backoff bounds for retrying a target that refused connections.
+const (
+	minRetryDelay = 100 * time.Millisecond
+	maxRetryDelay = 30 * time.Second
+)
+
+// target dials the service behind the tunnel and remembers when it is down:
+// while it is, new connections are closed at once (with a log line) instead
+// of each waiting for its own failed dial, and a single prober retries with
+// exponential backoff until the target answers again.
+type target struct {
+	addr        string
+	dialTimeout time.Duration
+	log         *slog.Logger
+	m           *Metrics
+	dialer      net.Dialer
+
+	mu      sync.Mutex
+	down    bool
+	lastErr error
+	nextTry time.Time
+}
+
+func newTarget(addr string, o Options) *target {
+	t := &target{addr: addr, dialTimeout: o.DialTimeout, log: o.Logger, m: o.Metrics}
+	t.m.targetUp.Set(1)
+	return t
+}
+
+// errTargetDown is returned for connections refused while the target is
+// known to be down.
+type errTargetDown struct {
+	addr    string
+	lastErr error
+	retryIn time.Duration
+}
+
+func (e *errTargetDown) Error() string {
+	return fmt.Sprintf("target %s is down (%v); next retry in %s", e.addr, e.lastErr, e.retryIn.Round(time.Millisecond))
+}
+
+// dial connects to the target, or fails at once while it is down.
+func (t *target) dial(ctx context.Context, probeCtx context.Context) (net.Conn, error) {
+	t.mu.Lock()
+	if t.down {
+		err := &errTargetDown{addr: t.addr, lastErr: t.lastErr, retryIn: time.Until(t.nextTry)}
+		t.mu.Unlock()
+		return nil, err
+	}
+	t.mu.Unlock()
+	dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
+	defer cancel()
+	c, err := t.dialer.DialContext(dctx, "tcp", t.addr)
+	if err != nil {
+		t.markDown(probeCtx, err)
+		return nil, fmt.Errorf("connect to target %s: %w", t.addr, err)
+	}
+	return c, nil
+}
+
+func (t *target) markDown(ctx context.Context, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lastErr = err
+	if t.down {
+		return
+	}
+	t.down = true
+	t.nextTry = time.Now().Add(minRetryDelay)
+	t.m.targetUp.Set(0)
+	t.log.Error("target is down; closing new connections until it answers again", "target", t.addr, "error", err)
+	go t.probe(ctx)
+}
+
+// probe retries the target with exponential backoff until it answers or ctx
+// ends.
+func (t *target) probe(ctx context.Context) {
+	delay := minRetryDelay
+	for attempt := 1; ; attempt++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
+		c, err := t.dialer.DialContext(dctx, "tcp", t.addr)
+		cancel()
+		if err == nil {
+			c.Close()
+			t.mu.Lock()
+			t.down, t.lastErr = false, nil
+			t.mu.Unlock()
+			t.m.targetUp.Set(1)
+			t.log.Info("target answers again", "target", t.addr, "attempts", attempt)
+			return
+		}
+		delay = min(2*delay, maxRetryDelay)
+		t.mu.Lock()
+		t.lastErr = err
+		t.nextTry = time.Now().Add(delay)
+		t.mu.Unlock()
+		t.log.Debug("target still down", "target", t.addr, "error", err, "retry_in", delay)
+	}
+}

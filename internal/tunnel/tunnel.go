@@ -1,0 +1,217 @@
+// Package tunnel carries plain TCP over TLS for clients and services that
+// cannot speak TLS themselves. In client mode it accepts plaintext on a
+// loopback listener and originates a fully verified TLS connection to the
+// target; in server mode it terminates TLS, authorizes the client with
+// internal/authz, and forwards plaintext to a local service.
+//
+// Neither mode ever sends a byte from the accepting side before the TLS
+// handshake has succeeded and the peer has been verified and authorized.
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Mode is the direction a tunnel works in.
+type Mode string
+
+// The two modes.
+const (
+	ModeClient Mode = "client" // plaintext in, TLS out
+	ModeServer Mode = "server" // TLS in, plaintext out
+)
+
+// Defaults for the timeouts of Options.
+const (
+	DefaultDrainTimeout     = 30 * time.Second
+	DefaultDialTimeout      = 10 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+)
+
+// Options are what both modes share.
+type Options struct {
+	// Target is the host:port connections are forwarded to.
+	Target string
+	// DrainTimeout bounds how long Serve waits for open connections to
+	// finish after its context is cancelled; then they are closed.
+	DrainTimeout time.Duration
+	// DialTimeout bounds connecting to the target.
+	DialTimeout time.Duration
+	// HandshakeTimeout bounds the TLS handshake.
+	HandshakeTimeout time.Duration
+	// Logger receives the access log and errors; nil discards them.
+	Logger *slog.Logger
+	// Metrics counts connections, bytes and failures; nil counts nothing.
+	Metrics *Metrics
+}
+
+func (o *Options) setDefaults() {
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+}
+
+// handler works one accepted connection from start to end.
+type handler func(ctx context.Context, c net.Conn, s *session)
+
+// base runs the accept loop, tracks open connections and drains them.
+type base struct {
+	mode Mode
+	opts Options
+	log  *slog.Logger
+	m    *Metrics
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	wg       sync.WaitGroup
+}
+
+func newBase(mode Mode, opts Options) *base {
+	opts.setDefaults()
+	return &base{mode: mode, opts: opts, log: opts.Logger, m: opts.Metrics, sessions: map[*session]struct{}{}}
+}
+
+// session is one accepted connection and what is known about it.
+type session struct {
+	mu     sync.Mutex
+	closed bool
+	conns  []net.Conn
+	peer   any // *authz.Identity in server mode
+}
+
+func (s *session) add(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return false
+	}
+	s.conns = append(s.conns, c)
+	return true
+}
+
+func (s *session) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+// serve accepts on ln until ctx is done, then stops accepting and gives open
+// connections DrainTimeout to finish before closing them.
+func (b *base) serve(ctx context.Context, ln net.Listener, h handler) error {
+	connCtx, cancelConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelConns()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+
+	var acceptErr error
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if isTemporary(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				b.log.Warn("accept failed; retrying", "error", err, "retry_in", delay)
+				select {
+				case <-time.After(delay):
+				case <-ctx.Done():
+				}
+				continue
+			}
+			acceptErr = err
+			break
+		}
+		delay = 0
+		s := &session{}
+		s.add(c)
+		b.mu.Lock()
+		b.sessions[s] = struct{}{}
+		b.mu.Unlock()
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			defer func() {
+				s.close()
+				b.mu.Lock()
+				delete(b.sessions, s)
+				b.mu.Unlock()
+			}()
+			h(connCtx, c, s)
+		}()
+	}
+	ln.Close()
+	b.drain(cancelConns)
+	return acceptErr
+}
+
+// isTemporary singles out accept errors worth retrying (too many open
+// files and the like) from a closed listener.
+func isTemporary(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	type temporary interface{ Temporary() bool }
+	var t temporary
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (b *base) drain(cancelConns context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	b.mu.Lock()
+	open := len(b.sessions)
+	b.mu.Unlock()
+	if open > 0 {
+		b.log.Info("draining open connections", "open", open, "timeout", b.opts.DrainTimeout)
+	}
+	select {
+	case <-done:
+		return
+	case <-time.After(b.opts.DrainTimeout):
+	}
+	cancelConns()
+	b.mu.Lock()
+	n := len(b.sessions)
+	for s := range b.sessions {
+		s.close()
+	}
+	b.mu.Unlock()
+	b.log.Warn("drain timeout reached; closed the remaining connections", "closed", n, "timeout", b.opts.DrainTimeout)
+	<-done
+}
+
+// forEachSession calls fn for every open session.
+func (b *base) forEachSession(fn func(*session)) {
+	b.mu.Lock()
+	ss := make([]*session, 0, len(b.sessions))
+	for s := range b.sessions {
+		ss = append(ss, s)
+	}
+	b.mu.Unlock()
+	for _, s := range ss {
+		fn(s)
+	}
+}
