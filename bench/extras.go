@@ -15,8 +15,9 @@ import (
 // throughput from the packages' own Go benchmarks, and tlsgate scan against
 // testssl.sh through bench/scan_vs_testssl.sh. Each is reported as not
 // available until the code it measures exists.
-func (r *benchRun) extras(ctx context.Context, servers []*server) {
+func (r *benchRun) extras(ctx context.Context, e *env, servers []*server) {
 	if r.o.want("ca", allExtras) {
+		r.caIssue(ctx, e)
 		r.goBench(ctx, "ca", "internal/pki", "")
 	}
 	if r.o.want("tunnel", allExtras) {
@@ -36,7 +37,7 @@ var benchLine = regexp.MustCompile(`(?m)^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d
 func (r *benchRun) goBench(ctx context.Context, name, pkg, baseline string) {
 	dir := filepath.Join(r.o.repo, pkg)
 	if !hasBenchmarks(dir) {
-		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: pkg + " has no Go benchmarks yet"})
+		r.extraRows = append(r.extraRows, extraRow{Name: name + ": go test -bench ./" + pkg, Missing: "no Go benchmarks there yet"})
 		return
 	}
 	benchtime := "2s"
@@ -118,4 +119,43 @@ func (r *benchRun) scanVsTestssl(ctx context.Context, servers []*server) {
 		row = extraRow{Name: row.Name, Missing: "bench/scan_vs_testssl.sh failed: " + lastLine(out)}
 	}
 	r.extraRows = append(r.extraRows, row)
+}
+
+// caIssue times `tlsgate ca issue` as a user runs it: one process per
+// certificate, a fresh ECDSA key each, recorded in the CA's durable store.
+// Process start-up is part of the figure, as it is for the user.
+func (r *benchRun) caIssue(ctx context.Context, e *env) {
+	const name = "ca: tlsgate ca issue, one process each"
+	bin, err := e.tlsgate()
+	if err != nil {
+		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: err.Error()})
+		return
+	}
+	home := filepath.Join(e.dir, "ca-home")
+	out := filepath.Join(e.dir, "ca-out")
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: err.Error()})
+		return
+	}
+	if o, err := runCmd(ctx, time.Minute, r.o.serverCPU, bin, "--home", home, "ca", "init"); err != nil {
+		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: "tlsgate ca init failed: " + firstLine(o)})
+		return
+	}
+	n := 100
+	if r.o.smoke {
+		n = 5
+	}
+	r.logf("ca: %d x tlsgate ca issue", n)
+	start := time.Now()
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		o, err := runCmd(ctx, time.Minute, r.o.serverCPU, bin, "--home", home, "ca", "issue", "--profile", "server",
+			"--dns", fmt.Sprintf("host%d.bench.test", i), "--out", out, "--force")
+		if err != nil {
+			r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: "tlsgate ca issue failed: " + firstLine(o)})
+			return
+		}
+	}
+	secs := time.Since(start).Seconds()
+	r.extraRows = append(r.extraRows, extraRow{Name: name, Value: float64(n) / secs, Unit: "certs/s",
+		Note: fmt.Sprintf("%d certificates in %.2f s, ECDSA P-256, SQLite store", n, secs)})
 }

@@ -276,7 +276,7 @@ func benchMain() error {
 	}
 	run.measureAll(ctx, servers)
 	if ctx.Err() == nil {
-		run.extras(ctx, servers)
+		run.extras(ctx, e, servers)
 	}
 	run.finish(time.Since(started))
 	if err := run.write(); err != nil {

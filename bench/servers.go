@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,6 +51,10 @@ type env struct {
 	procs     *procs
 	maxConns  int // connection limit to configure where a server has one
 	fdLimit   int // the open-file hard limit every process here inherits
+
+	buildOnce sync.Once // tlsgate is built once, for serve and the extras
+	bin       string
+	buildErr  error
 }
 
 func freeAddr() (string, error) {

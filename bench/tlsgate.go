@@ -14,11 +14,9 @@ import (
 // admin listener, long idle timeouts. Until serve can be started that way it
 // reports why tlsgate is not measured instead of failing the run.
 func startTLSGate(e *env) (*server, error) {
-	bin := filepath.Join(e.dir, "tlsgate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/tlsgate")
-	build.Dir = e.repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, notAvailable{"go build ./cmd/tlsgate failed: " + firstLine(string(out))}
+	bin, err := e.tlsgate()
+	if err != nil {
+		return nil, err
 	}
 	s := &server{name: "tlsgate", pq: true}
 	if out, err := exec.Command(bin, "version").CombinedOutput(); err == nil {
@@ -93,4 +91,23 @@ sites:
       - path: /
         upstreams: [%q]
 `, addr, cert.certFile, cert.keyFile, "http://"+upstream)
+}
+
+// tlsgate builds the tlsgate binary from this checkout once per run.
+func (e *env) tlsgate() (string, error) {
+	e.buildOnce.Do(func() {
+		bin := filepath.Join(e.dir, "tlsgate")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/tlsgate")
+		build.Dir = e.repo
+		if out, err := build.CombinedOutput(); err != nil {
+			msg := strings.TrimSpace(string(out))
+			if strings.HasPrefix(msg, "#") { // "# package" header: the error is below it
+				_, msg, _ = strings.Cut(msg, "\n")
+			}
+			e.buildErr = notAvailable{"go build ./cmd/tlsgate failed: " + firstLine(msg)}
+			return
+		}
+		e.bin = bin
+	})
+	return e.bin, e.buildErr
 }
