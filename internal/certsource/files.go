@@ -121,10 +121,10 @@ func (f *Files) Reload() error {
 	if err == nil && sum == f.lastSum && f.cert.Load() != nil {
 		return nil // touched but identical
 	}
-	if f.opts.OnReload != nil {
-		f.opts.OnReload(f.certFile, err)
-	}
 	if err != nil {
+		if f.opts.OnReload != nil {
+			f.opts.OnReload(f.certFile, err)
+		}
 		if f.cert.Load() != nil && f.opts.Logger != nil {
 			f.opts.Logger.Error("certificate reload refused; still serving the previous certificate",
 				"cert", f.certFile, "key", f.keyFile, "error", err)
@@ -133,6 +133,9 @@ func (f *Files) Reload() error {
 	}
 	f.cert.Store(cert)
 	f.lastSum = sum
+	if f.opts.OnReload != nil {
+		f.opts.OnReload(f.certFile, nil)
+	}
 	if f.opts.Logger != nil {
 		f.opts.Logger.Info("certificate loaded", "cert", f.certFile,
 			"subject", cert.Leaf.Subject.String(), "names", cert.Leaf.DNSNames,

@@ -20,12 +20,57 @@ type File struct {
 	// Admin is the metrics and health listener, or "off". It must be loopback
 	// unless admin_allow_remote is set.
 	Admin string `yaml:"admin"`
+	// AdminAllowRemote lets the admin listener bind a non-loopback address.
+	AdminAllowRemote bool `yaml:"admin_allow_remote"`
 	// TLS sets the default TLS policy for every site.
 	TLS TLS `yaml:"tls"`
 	// HSTS sets Strict-Transport-Security on every HTTPS response.
 	HSTS HSTS `yaml:"hsts"`
 	// Sites are the host names served, each with its routes.
 	Sites []Site `yaml:"sites"`
+	// Limits protect the gateway and its upstreams.
+	Limits Limits `yaml:"limits"`
+	// TrustedProxies are addresses or CIDR ranges whose X-Forwarded-* and
+	// Forwarded headers are believed; everyone else's are dropped.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AccessLog says where one line per request goes.
+	AccessLog AccessLog `yaml:"access_log"`
+
+	name string // the file name given to Parse, for errors found later
+}
+
+// Limits are timeouts and sizes; unset values take the gateway defaults.
+type Limits struct {
+	Fields            `yaml:"-"`
+	ReadHeaderTimeout *time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       *time.Duration `yaml:"idle_timeout"`
+	UpstreamTimeout   *time.Duration `yaml:"upstream_timeout"`
+	DialTimeout       *time.Duration `yaml:"dial_timeout"`
+	ShutdownTimeout   *time.Duration `yaml:"shutdown_timeout"`
+	// MaxHeaderBytes bounds the request line and headers (431 beyond).
+	MaxHeaderBytes *int `yaml:"max_header_bytes"`
+	// MaxBodyBytes bounds request bodies (413 beyond); -1 is unlimited.
+	MaxBodyBytes *int64 `yaml:"max_body_bytes"`
+	// MaxConnections bounds concurrent client connections; -1 is unlimited.
+	MaxConnections *int `yaml:"max_connections"`
+	// RateLimit is a per-client-address token bucket (429 beyond).
+	RateLimit *RateLimit `yaml:"rate_limit"`
+}
+
+// RateLimit is requests per second per client address, with a burst.
+type RateLimit struct {
+	Fields    `yaml:"-"`
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+}
+
+// AccessLog configures the request log.
+type AccessLog struct {
+	Fields `yaml:"-"`
+	// Output is stdout (default), stderr, off, or a file path.
+	Output string `yaml:"output"`
+	// Format is json (default) or common (Common Log Format).
+	Format string `yaml:"format"`
 }
 
 // TLS is a TLS policy choice.
@@ -46,7 +91,13 @@ type HSTS struct {
 
 // Site is one or more host names served with one certificate source.
 type Site struct {
-	Fields      `yaml:"-"`
+	Fields `yaml:"-"`
+	// Name labels the site in logs and metrics; default its first host.
+	Name string `yaml:"name"`
+	// Default makes this site answer handshakes without SNI (clients that
+	// dial an IP address) or with an unknown name; without a default site
+	// such handshakes fail.
+	Default     bool        `yaml:"default"`
 	Hosts       []string    `yaml:"hosts"`
 	Certificate Certificate `yaml:"certificate"`
 	TLS         *TLS        `yaml:"tls"`
@@ -60,6 +111,9 @@ type Certificate struct {
 	Source string `yaml:"source"`
 	Cert   string `yaml:"cert"`
 	Key    string `yaml:"key"`
+	// CA, with source files, is a PEM bundle the certificate chain must
+	// verify against before it is served.
+	CA string `yaml:"ca"`
 }
 
 // Route sends requests whose path starts with Path to its upstreams.
@@ -67,8 +121,40 @@ type Route struct {
 	Fields    `yaml:"-"`
 	Path      string   `yaml:"path"`
 	Upstreams []string `yaml:"upstreams"`
+	// Handler is a built-in API served instead of upstreams: whoami.
+	Handler string `yaml:"handler"`
+	// StripPrefix removes Path before the request goes upstream.
+	StripPrefix bool `yaml:"strip_prefix"`
 	// Balance is round_robin (default) or least_conn.
 	Balance string `yaml:"balance"`
+	// Timeout bounds the wait for the upstream's response headers (504).
+	Timeout *time.Duration `yaml:"timeout"`
+	// HealthCheck probes every upstream and takes failing ones out.
+	HealthCheck *HealthCheck `yaml:"health_check"`
+	// UpstreamTLS verifies https:// upstreams.
+	UpstreamTLS *UpstreamTLS `yaml:"upstream_tls"`
+}
+
+// HealthCheck is an active probe: GET Path every Interval.
+type HealthCheck struct {
+	Fields   `yaml:"-"`
+	Path     string         `yaml:"path"`
+	Interval *time.Duration `yaml:"interval"`
+	Timeout  *time.Duration `yaml:"timeout"`
+	// Unhealthy consecutive failures take an upstream out; Healthy
+	// consecutive successes bring it back.
+	Unhealthy int `yaml:"unhealthy"`
+	Healthy   int `yaml:"healthy"`
+}
+
+// UpstreamTLS is how the gateway verifies an https:// upstream.
+type UpstreamTLS struct {
+	Fields `yaml:"-"`
+	// CA is a PEM bundle of roots trusted for the upstream instead of the
+	// system roots.
+	CA string `yaml:"ca"`
+	// ServerName is verified instead of the upstream URL's host.
+	ServerName string `yaml:"server_name"`
 }
 
 // Load reads, decodes and validates the configuration file at path.
@@ -82,7 +168,7 @@ func Load(path string) (*File, error) {
 
 // Parse decodes and validates configuration bytes; name is used in errors.
 func Parse(name string, data []byte) (*File, error) {
-	var f File
+	f := File{name: name}
 	es, err := decodeErrors(Decode(name, data, &f))
 	if err != nil {
 		return nil, err
@@ -138,6 +224,16 @@ func (f *File) Validate() Errors {
 	checkListen(&es, f.Fields, "listen", f.Listen, false)
 	checkListen(&es, f.Fields, "http_listen", f.HTTPListen, true)
 	checkListen(&es, f.Fields, "admin", f.Admin, true)
+	if f.Admin != "" && f.Admin != "off" && !f.AdminAllowRemote && !loopbackAddr(f.Admin) {
+		f.Add(&es, "admin", "the admin listener %q is not a loopback address; it serves metrics and must stay private: use 127.0.0.1:PORT, or set admin_allow_remote: true", f.Admin)
+	}
+	f.Limits.validate(&es)
+	for i, p := range f.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			f.Add(&es, fmt.Sprintf("trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+	f.AccessLog.validate(&es)
 	f.TLS.validate(&es)
 	if f.HSTS.MaxAge != nil && *f.HSTS.MaxAge < 0 {
 		f.HSTS.Add(&es, "max_age", "must not be negative")
@@ -149,8 +245,22 @@ func (f *File) Validate() Errors {
 		f.Add(&es, "sites", "no site configured; expected at least one site with hosts and routes")
 	}
 	seenHost := map[string]string{}
+	seenName := map[string]bool{}
+	defaults := 0
 	for i := range f.Sites {
 		s := &f.Sites[i]
+		if s.Default {
+			defaults++
+			if defaults > 1 {
+				s.Add(&es, "default", "only one site can be the default")
+			}
+		}
+		if name := s.SiteName(); name != "" {
+			if seenName[name] {
+				s.Add(&es, "name", "site name %q is already used; give each site its own name", name)
+			}
+			seenName[name] = true
+		}
 		if len(s.Hosts) == 0 {
 			s.Add(&es, "hosts", "a site needs at least one host name, e.g. hosts: [api.example.com]")
 		}
@@ -182,9 +292,15 @@ func (f *File) Validate() Errors {
 				r.Add(&es, "path", "path %q is already routed in this site", r.Path)
 			}
 			seenPath[r.Path] = true
-			if len(r.Upstreams) == 0 {
-				r.Add(&es, "upstreams", "a route needs at least one upstream, e.g. upstreams: [http://127.0.0.1:9000]")
+			switch {
+			case r.Handler != "" && len(r.Upstreams) > 0:
+				r.Add(&es, "handler", "a route has either upstreams or a handler, not both")
+			case r.Handler != "" && r.Handler != "whoami":
+				r.Add(&es, "handler", "unknown handler %q; expected whoami", r.Handler)
+			case r.Handler == "" && len(r.Upstreams) == 0:
+				r.Add(&es, "upstreams", "a route needs at least one upstream, e.g. upstreams: [http://127.0.0.1:9000], or handler: whoami")
 			}
+			r.validate(&es)
 			for u, up := range r.Upstreams {
 				if err := CheckUpstream(up); err != nil {
 					r.Add(&es, fmt.Sprintf("upstreams[%d]", u), "%v", err)
@@ -211,8 +327,8 @@ func (t *TLS) validate(es *Errors) {
 func (c *Certificate) validate(es *Errors) {
 	switch c.Source {
 	case "", "local":
-		if c.Cert != "" || c.Key != "" {
-			c.Add(es, "source", "cert and key are only read with source: files")
+		if c.Cert != "" || c.Key != "" || c.CA != "" {
+			c.Add(es, "source", "cert, key and ca are only read with source: files")
 		}
 	case "files":
 		if c.Cert == "" {
@@ -222,6 +338,7 @@ func (c *Certificate) validate(es *Errors) {
 			c.Add(es, "key", "source files needs key: PATH to the PEM private key")
 		}
 	case "acme":
+		c.Add(es, "source", "source acme is not available in this version; use local or files")
 	default:
 		c.Add(es, "source", "unknown certificate source %q; expected local, files or acme", c.Source)
 	}
