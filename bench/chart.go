@@ -80,6 +80,15 @@ func (r *benchRun) barPlot(title string, tests, servers []string, value func(*re
 	p.Legend.Top = true
 	p.Legend.Left = false
 	width := vg.Points(70 / float64(len(servers)))
+	top := 1.0
+	for _, s := range servers {
+		for _, t := range tests {
+			if res := r.find(s, t); res != nil && value(res) > top {
+				top = value(res)
+			}
+		}
+	}
+	p.Y.Max = top * 1.3 // headroom for the legend
 	for i, s := range servers {
 		vals := make(plotter.Values, len(tests))
 		for j, t := range tests {

@@ -183,7 +183,11 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 // idle opens many TLS connections to s, holds them without a request and
 // reports the growth of the server's resident memory per connection.
 func (r *benchRun) idle(ctx context.Context, s *server) (loadResult, error) {
-	time.Sleep(500 * time.Millisecond)
+	settle := time.Second
+	if r.o.smoke {
+		settle = 200 * time.Millisecond
+	}
+	time.Sleep(settle / 2)
 	before := rssKiB(s.pids())
 	args := []string{"_idle", "-addr", s.ecdsaAddr, "-n", fmt.Sprint(r.o.idleConns), "-c", "32"}
 	name, argv := selfPath(), args
@@ -233,7 +237,7 @@ func (r *benchRun) idle(ctx context.Context, s *server) (loadResult, error) {
 	case <-ctx.Done():
 		return loadResult{}, ctx.Err()
 	}
-	time.Sleep(time.Second)
+	time.Sleep(settle)
 	after := rssKiB(s.pids())
 	stdin.Close()
 	select {
@@ -246,6 +250,6 @@ func (r *benchRun) idle(ctx context.Context, s *server) (loadResult, error) {
 	lr := loadResult{ops: ok, errors: failed, rate: float64(after-before) / float64(ok),
 		note: fmt.Sprintf("RSS %.1f -> %.1f MiB with %d connections", float64(before)/1024, float64(after)/1024, ok)}
 	// Let the server release the connections before the next measurement.
-	time.Sleep(time.Second)
+	time.Sleep(settle)
 	return lr, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -23,7 +24,9 @@ func startTLSGate(e *env) (*server, error) {
 		s.version = strings.TrimSpace(firstLine(string(out)))
 	}
 	help, err := exec.Command(bin, "serve", "--help").CombinedOutput()
-	if err != nil || !strings.Contains(string(help), "serve") {
+	// An unknown subcommand with --help prints the root help: look for
+	// serve's own usage line.
+	if err != nil || !serveUsage.Match(help) {
 		return nil, notAvailable{"this build has no `tlsgate serve` command yet"}
 	}
 	useConfig := strings.Contains(string(help), "--config")
@@ -67,6 +70,8 @@ func startTLSGate(e *env) (*server, error) {
 	}
 	return s, nil
 }
+
+var serveUsage = regexp.MustCompile(`(?m)^\s+tlsgate serve(\s|$)`)
 
 // tlsgateConfig is the serve configuration for one listener and certificate.
 func tlsgateConfig(addr string, cert certPair, upstream string) string {
