@@ -63,6 +63,7 @@ type options struct {
 	serverCPU string
 	clientCPU string
 	install   bool
+	keep      bool
 	chart     string // PNG path in docs/, "" for none
 	repo      string
 }
@@ -98,6 +99,7 @@ func parseOptions() (*options, error) {
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "idle TLS connections held for the memory test (200 with --smoke)")
 	fs.StringVar(&o.serverCPU, "server-cpus", "", "CPU list (taskset) for the server under test (default 0)")
 	fs.StringVar(&o.clientCPU, "client-cpus", "", "CPU list for load generators and upstream (default: the other CPUs)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory with every configuration and server log")
 	fs.BoolVar(&o.install, "install", true, "install missing Debian packages with apt-get when root")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return nil, err
@@ -197,7 +199,11 @@ func benchMain() error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if o.keep {
+		defer logf("configurations and logs kept in %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	p := &procs{}
 	defer p.stopAll()
 	// A second signal during cleanup must not leave children behind either:

@@ -109,7 +109,6 @@ http {
     keepalive_requests 1000000;
     keepalive_timeout 300s;
     client_header_timeout 300s;
-    http2_max_requests 1000000;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
