@@ -65,6 +65,7 @@ func (a *accessLog) denied(reason, rule, msg string) {
 func (a *accessLog) relay(accepted, target net.Conn) {
 	a.b.m.open.Inc()
 	defer a.b.m.open.Dec()
+	a.b.log.Debug("connection established", a.base()...)
 	up := &byteCount{counter: a.b.m.up}
 	down := &byteCount{counter: a.b.m.down}
 	err := relay(accepted, target, up, down)

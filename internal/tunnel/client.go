@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // ClientConfig configures client mode: plaintext in, verified TLS out.
@@ -33,8 +34,9 @@ type ClientConfig struct {
 	// the target asks for one. It is called on every handshake, so a source
 	// that reloads files serves the newest pair.
 	ClientCertificate func() (*tls.Certificate, error)
-	// BaseTLS, when set, supplies versions, suites and groups (the serving
-	// policy); tunnel overrides the verification and identity fields.
+	// BaseTLS, when set, supplies versions, suites and groups, normally
+	// from a tlspolicy profile; nil means the default profile. The tunnel
+	// overrides the verification and identity fields.
 	BaseTLS *tls.Config
 }
 
@@ -69,7 +71,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.BaseTLS != nil {
 		tc = cfg.BaseTLS.Clone()
 	} else {
-		tc = &tls.Config{}
+		tc = tlspolicy.DefaultProfile().TLSConfig()
 	}
 	tc.InsecureSkipVerify = false
 	tc.RootCAs = cfg.RootCAs

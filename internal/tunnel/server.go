@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // ClientAuth says whether server mode asks clients for a certificate.
@@ -56,8 +57,9 @@ type ServerConfig struct {
 	DenyList   *authz.DenyList
 	// ALPN lists the protocols accepted, if any.
 	ALPN []string
-	// BaseTLS, when set, supplies versions, suites and groups (the serving
-	// policy); tunnel sets the certificate and client-auth fields.
+	// BaseTLS, when set, supplies versions, suites and groups, normally
+	// from a tlspolicy profile; nil means the default profile. The tunnel
+	// sets the certificate and client-auth fields.
 	BaseTLS *tls.Config
 }
 
@@ -86,7 +88,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.BaseTLS != nil {
 		tc = cfg.BaseTLS.Clone()
 	} else {
-		tc = &tls.Config{}
+		tc = tlspolicy.DefaultProfile().TLSConfig()
 	}
 	if tc.MinVersion < tls.VersionTLS12 {
 		tc.MinVersion = tls.VersionTLS12

@@ -1,0 +1,231 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/certsource"
+	"github.com/tlsgate/tlsgate/internal/testpki"
+)
+
+// reloadInterval is how often certificate files are polled in these tests.
+const reloadInterval = 20 * time.Millisecond
+
+func runFiles(t *testing.T, f *certsource.Files) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go f.Run(ctx)
+}
+
+// copyFiles installs a certificate and key where a running tunnel reads
+// them, the way a renewal job would: write aside, then rename.
+func copyFiles(t *testing.T, from testpki.Files, certDst, keyDst string) {
+	t.Helper()
+	for _, p := range [][2]string{{from.Chain, certDst}, {from.Key, keyDst}} {
+		b, err := os.ReadFile(p[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p[1]+".new", b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(p[1]+".new", p[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestClientTunnelToServerTunnel runs the whole path a legacy client uses:
+// plaintext into a client tunnel that presents a client certificate from
+// files, mTLS to a server tunnel that authorizes it, plaintext to the
+// service. Replacing the client certificate files changes the identity of
+// new connections without touching the open one.
+func TestClientTunnelToServerTunnel(t *testing.T) {
+	m := newMTLSSetup(t)
+	dir := t.TempDir()
+	billingFiles := m.billing.WriteFiles(t, filepath.Join(mkdir(t, dir, "billing")))
+	webFiles := m.web.WriteFiles(t, filepath.Join(mkdir(t, dir, "web")))
+	certFile, keyFile := filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	copyFiles(t, billingFiles, certFile, keyFile)
+
+	echo, _ := startEcho(t)
+	serverAddr, serverLog, _ := m.startServer(t, echo, ClientAuthRequire, nil, "uri:spiffe://corp.test/billing")
+
+	clientCert, err := NewClientCertFiles(certFile, keyFile, reloadInterval, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go clientCert.Run(ctx)
+	addr, clientLog, _ := startClient(t, serverAddr, ClientConfig{
+		ServerName: m.server.ServerName, RootCAs: m.server.Roots,
+		ClientCertificate: clientCert.Certificate,
+	})
+
+	open := dial(t, addr)
+	if got, err := roundTrip(open, "PING\r\n"); err != nil || got != "PING\r\n" {
+		t.Fatalf("through both tunnels: %q, %v", got, err)
+	}
+	serverLog.waitFor(t, "allowed_by=uri:spiffe://corp.test/billing")
+
+	copyFiles(t, webFiles, certFile, keyFile)
+	deadline := time.Now().Add(testTimeout)
+	for {
+		c, _ := clientCert.Certificate()
+		if c.Leaf.SerialNumber.Cmp(m.web.Cert.SerialNumber) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("client certificate files were not reloaded")
+		}
+		time.Sleep(reloadInterval)
+	}
+	refused := dial(t, addr)
+	if got, err := roundTrip(refused, "PING\r\n"); err == nil {
+		t.Fatalf("a client presenting spiffe://corp.test/web got %q through", got)
+	}
+	serverLog.waitFor(t, "reason=no_rule_matched", "peer=spiffe://corp.test/web")
+	if got, err := roundTrip(open, "STILL\r\n"); err != nil || got != "STILL\r\n" {
+		t.Errorf("the open connection broke on reload: %q, %v", got, err)
+	}
+	open.Close()
+	clientLog.waitFor(t, "bytes_up=13")
+}
+
+// TestServerCertificateReload swaps the served certificate files: new
+// handshakes get the new certificate, the open connection keeps working.
+func TestServerCertificateReload(t *testing.T) {
+	dir := t.TempDir()
+	first := testpki.Good(t, testpki.ECDSAP256)
+	second := first.Issued.Issuer.Issue(t, testpki.Leaf{})
+	firstFiles := first.Issued.WriteFiles(t, mkdir(t, dir, "first"))
+	secondFiles := second.WriteFiles(t, mkdir(t, dir, "second"))
+	certFile, keyFile := filepath.Join(dir, "tls.pem"), filepath.Join(dir, "tls.key")
+	copyFiles(t, firstFiles, certFile, keyFile)
+
+	files, err := certsource.NewFiles(certFile, keyFile, certsource.FilesOptions{PollInterval: reloadInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFiles(t, files)
+	echo, _ := startEcho(t)
+	opts, _ := testOptions(t, echo)
+	s, err := NewServer(ServerConfig{Options: opts, GetCertificate: files.GetCertificate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serveInBackground(t, s.Serve)
+	cfg := &tls.Config{RootCAs: first.Roots, ServerName: "localhost"}
+
+	open, err := dialTLS(t, addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open.ConnectionState().PeerCertificates[0].SerialNumber.Cmp(first.Leaf().SerialNumber) != 0 {
+		t.Fatal("first connection did not get the first certificate")
+	}
+	copyFiles(t, secondFiles, certFile, keyFile)
+	deadline := time.Now().Add(testTimeout)
+	for {
+		c, err := dialTLS(t, addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := c.ConnectionState().PeerCertificates[0].SerialNumber
+		c.Close()
+		if got.Cmp(second.Cert.SerialNumber) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("new connections still get the old certificate")
+		}
+		time.Sleep(reloadInterval)
+	}
+	if got, err := roundTrip(open, "PING\r\n"); err != nil || got != "PING\r\n" {
+		t.Errorf("connection opened before the reload broke: %q, %v", got, err)
+	}
+}
+
+// TestGracefulShutdown stops accepting at once, lets an open connection
+// finish, and returns when it has.
+func TestGracefulShutdown(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	opts, lb := testOptions(t, echo)
+	cert := m.server.TLSCertificate()
+	s, err := NewServer(ServerConfig{Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := serveInBackground(t, s.Serve)
+	c, err := dialTLS(t, addr, m.clientTLS(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roundTrip(c, "PING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Stop the server the way SIGTERM does, from another goroutine.
+	stopped := make(chan struct{})
+	go func() {
+		stop()
+		close(stopped)
+	}()
+	lb.waitFor(t, "draining open connections")
+	if _, err := dialTLS(t, addr, m.clientTLS(nil)); err == nil {
+		t.Error("a new connection was accepted while draining")
+	}
+	if got, err := roundTrip(c, "DRAIN\r\n"); err != nil || got != "DRAIN\r\n" {
+		t.Fatalf("open connection during drain: %q, %v", got, err)
+	}
+	select {
+	case <-stopped:
+		t.Fatal("Serve returned while a connection was still open")
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.Close()
+	select {
+	case <-stopped:
+	case <-time.After(testTimeout):
+		t.Fatal("Serve did not return after the last connection closed")
+	}
+}
+
+// TestDrainTimeoutClosesConnections ends connections still open when the
+// drain timeout expires.
+func TestDrainTimeoutClosesConnections(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	opts, lb := testOptions(t, echo)
+	opts.DrainTimeout = 100 * time.Millisecond
+	cert := m.server.TLSCertificate()
+	s, err := NewServer(ServerConfig{Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := serveInBackground(t, s.Serve)
+	c, err := dialTLS(t, addr, m.clientTLS(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roundTrip(c, "PING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	expectClosed(t, c)
+	lb.waitFor(t, "drain timeout reached", "closed=1")
+}
+
+func mkdir(t *testing.T, parts ...string) string {
+	t.Helper()
+	p := filepath.Join(parts...)
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
