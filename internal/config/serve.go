@@ -125,3 +125,7 @@ func loopbackAddr(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// CheckHost validates a host name for a site: a DNS name, a *. wildcard or
+// an IP address.
+func CheckHost(h string) error { return checkHost(h) }

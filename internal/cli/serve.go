@@ -1,0 +1,462 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/tlsgate/tlsgate/internal/certsource"
+	"github.com/tlsgate/tlsgate/internal/config"
+	"github.com/tlsgate/tlsgate/internal/gateway"
+	"github.com/tlsgate/tlsgate/internal/pki"
+)
+
+func init() { register(newServeCommand) }
+
+type serveFlags struct {
+	config     string
+	from       []string
+	to         []string
+	cert, key  string
+	listen     string
+	httpListen string
+	admin      string
+	accessLog  string
+	logFormat  string
+	profile    string
+}
+
+func newServeCommand(g *Globals) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve APIs over HTTPS only: certificates, redirect, HSTS, reverse proxy",
+		Long: `serve terminates TLS and proxies to your API over plain HTTP (or HTTPS, or a
+unix socket). Plain HTTP is redirected to HTTPS, never served, and every
+HTTPS response carries HSTS.
+
+With no arguments it creates the local CA if needed, issues a certificate for
+localhost, 127.0.0.1, ::1 and this host's name, serves a built-in whoami API
+on :8443, redirects :8080, and prints a curl command that works.
+
+  tlsgate serve
+  tlsgate serve --from api.example.com --to http://127.0.0.1:9000
+  tlsgate serve --from api.example.com --to http://127.0.0.1:9000 --cert api.pem --key api.key
+  tlsgate serve --config tlsgate.yaml
+
+Metrics (Prometheus), /healthz and /readyz are served on the admin listener
+(127.0.0.1:2019). SIGHUP or a change of the configuration file reloads it
+after validating; SIGTERM drains in-flight requests and stops.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(cmd, g, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", "", "configuration file (YAML, see docs/config.md)")
+	fl.StringSliceVar(&f.from, "from", nil, "host name(s) to serve, e.g. api.example.com (repeatable)")
+	fl.StringSliceVar(&f.to, "to", nil, "upstream URL: http://HOST:PORT, https://HOST:PORT or unix:/PATH (repeatable: balanced)")
+	fl.StringVar(&f.cert, "cert", "", "certificate chain PEM file for --from (default: issue from the local CA)")
+	fl.StringVar(&f.key, "key", "", "private key PEM file for --cert")
+	fl.StringVar(&f.listen, "listen", ":8443", "HTTPS listen address")
+	fl.StringVar(&f.httpListen, "http-listen", ":8080", "plain HTTP listener that redirects to HTTPS, or off")
+	fl.StringVar(&f.admin, "admin", "127.0.0.1:2019", "admin listener for metrics and health, or off")
+	fl.StringVar(&f.accessLog, "access-log", "stdout", "access log: stdout, stderr, off or a file")
+	fl.StringVar(&f.logFormat, "access-log-format", "json", "access log format: json or common")
+	fl.StringVar(&f.profile, "tls-profile", "", "TLS profile: modern (TLS 1.3 only) or intermediate (default)")
+	return cmd
+}
+
+// serveFile builds the configuration from the flags, or loads --config and
+// applies the listener flags the user set on top.
+func (f *serveFlags) serveFile(cmd *cobra.Command) (*config.File, string, error) {
+	changed := cmd.Flags().Changed
+	if f.config != "" {
+		for _, name := range []string{"from", "to", "cert", "key", "tls-profile"} {
+			if changed(name) {
+				return nil, "", UsageError(fmt.Errorf("--%s cannot be combined with --config; set it in %s", name, f.config))
+			}
+		}
+		file, err := config.Load(f.config)
+		if err != nil {
+			return nil, "", UsageError(err)
+		}
+		if changed("listen") {
+			file.Listen = f.listen
+		}
+		if changed("http-listen") {
+			file.HTTPListen = f.httpListen
+		}
+		if changed("admin") {
+			file.Admin = f.admin
+		}
+		if changed("access-log") {
+			file.AccessLog.Output = f.accessLog
+		}
+		if changed("access-log-format") {
+			file.AccessLog.Format = f.logFormat
+		}
+		return file, filepath.Dir(f.config), nil
+	}
+	if len(f.from) > 0 && len(f.to) == 0 || len(f.to) > 0 && len(f.from) == 0 {
+		return nil, "", UsageError(errors.New("--from and --to go together: tlsgate serve --from api.example.com --to http://127.0.0.1:9000"))
+	}
+	if (f.cert == "") != (f.key == "") {
+		return nil, "", UsageError(errors.New("--cert and --key go together"))
+	}
+	if f.cert != "" && len(f.from) == 0 {
+		return nil, "", UsageError(errors.New("--cert needs --from and --to: the certificate is for the host you serve"))
+	}
+	file := &config.File{
+		Listen:     f.listen,
+		HTTPListen: f.httpListen,
+		Admin:      f.admin,
+		AccessLog:  config.AccessLog{Output: f.accessLog, Format: f.logFormat},
+		TLS:        config.TLS{Profile: f.profile},
+	}
+	site := config.Site{Default: true}
+	if len(f.from) == 0 {
+		// Zero-config: the names a local client uses, served by whoami.
+		req := pki.LocalServerRequest()
+		site.Hosts = append(site.Hosts, req.DNS...)
+		for _, ip := range req.IPs {
+			site.Hosts = append(site.Hosts, ip.String())
+		}
+		site.Routes = []config.Route{{Path: "/", Handler: "whoami"}}
+	} else {
+		for _, h := range f.from {
+			if err := config.CheckHost(h); err != nil {
+				return nil, "", UsageError(fmt.Errorf("--from: %w", err))
+			}
+		}
+		for _, u := range f.to {
+			if err := config.CheckUpstream(u); err != nil {
+				return nil, "", UsageError(fmt.Errorf("--to: %w", err))
+			}
+		}
+		site.Hosts = f.from
+		site.Routes = []config.Route{{Path: "/", Upstreams: f.to}}
+	}
+	if f.cert != "" {
+		site.Certificate = config.Certificate{Source: "files", Cert: f.cert, Key: f.key}
+	}
+	file.Sites = []config.Site{site}
+	if err := file.Validate().Err(); err != nil {
+		return nil, "", UsageError(fmt.Errorf("the flags do not make a valid configuration:\n%w", err))
+	}
+	cwd, _ := os.Getwd()
+	return file, cwd, nil
+}
+
+func runServe(cmd *cobra.Command, g *Globals, f *serveFlags) error {
+	// Stop on SIGINT/SIGTERM whoever runs us, draining in-flight requests.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	file, dir, err := f.serveFile(cmd)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	srv := &server{g: g, dir: dir, reg: reg, certReload: gateway.CertReloadCounter(reg), locals: map[string]*certsource.Local{}}
+	defer srv.closeCA()
+	cfg, closers, err := srv.build(ctx, file)
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(cfg, gateway.Options{Logger: g.Logger, Registry: reg})
+	if err != nil {
+		return UsageError(err)
+	}
+	if err := gw.Start(ctx); err != nil {
+		return err
+	}
+	srv.gw = gw
+	srv.swapRunners(ctx, cfg, closers)
+	srv.announce(file, f)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var changed <-chan struct{}
+	if f.config != "" {
+		changed = watchFile(ctx, f.config, 2*time.Second)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- gw.Wait(ctx) }()
+	for {
+		select {
+		case <-hup:
+			g.Logger.Info("SIGHUP: reloading the configuration")
+			srv.reload(ctx, f, cmd)
+		case <-changed:
+			g.Logger.Info("configuration file changed: reloading", "file", f.config)
+			srv.reload(ctx, f, cmd)
+		case err := <-errc:
+			if err != nil {
+				srv.shutdown(gw)
+				return err
+			}
+			return srv.shutdown(gw)
+		}
+	}
+}
+
+// server holds what lives across reloads.
+type server struct {
+	g          *Globals
+	dir        string
+	reg        *prometheus.Registry
+	certReload func(string, error)
+	gw         *gateway.Gateway
+
+	caOnce sync.Once
+	ca     *pki.CA
+	caErr  error
+	locals map[string]*certsource.Local // by host list, reused across reloads
+
+	stopRunners context.CancelFunc
+	closers     []io.Closer
+}
+
+func (s *server) build(ctx context.Context, file *config.File) (*gateway.Config, []io.Closer, error) {
+	env := config.ServeEnv{
+		Dir:          s.dir,
+		Logger:       s.g.Logger,
+		Stdout:       s.g.Stdout,
+		Stderr:       s.g.Stderr,
+		OnCertReload: s.certReload,
+		LocalCertificates: func(hosts []string) (certsource.Source, error) {
+			return s.localSource(ctx, hosts)
+		},
+		SiteTLS: siteTLS,
+	}
+	cfg, closers, err := file.Gateway(env)
+	if err != nil {
+		return nil, nil, UsageError(err)
+	}
+	return cfg, closers, nil
+}
+
+// localSource returns the certificate source backed by the local CA for
+// hosts, creating the CA on first use.
+func (s *server) localSource(ctx context.Context, hosts []string) (certsource.Source, error) {
+	key := strings.Join(hosts, ",")
+	if l, ok := s.locals[key]; ok {
+		return l, nil
+	}
+	ca, err := s.openCA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	issue := func(ctx context.Context, names []string) (*tls.Certificate, error) {
+		req := pki.Request{Profile: pki.ProfileServer}
+		for _, n := range names {
+			if ip, err := netip.ParseAddr(n); err == nil {
+				req.IPs = append(req.IPs, net.IP(ip.AsSlice()))
+			} else {
+				req.DNS = append(req.DNS, n)
+			}
+		}
+		is, err := ca.IssueLeaf(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return is.TLSCertificate, nil
+	}
+	l, err := certsource.NewLocal(ctx, issue, hosts, certsource.LocalOptions{Logger: s.g.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.locals[key] = l
+	return l, nil
+}
+
+func (s *server) openCA(ctx context.Context) (*pki.CA, error) {
+	s.caOnce.Do(func() {
+		home, err := s.g.Home()
+		if err != nil {
+			s.caErr = err
+			return
+		}
+		var pass []byte
+		if p := os.Getenv("TLSGATE_CA_PASSPHRASE"); p != "" {
+			pass = []byte(p)
+		}
+		existed := pki.Exists(home)
+		s.ca, s.caErr = pki.InitIfMissing(ctx, home, pki.InitOptions{Passphrase: pass})
+		if s.caErr == nil && !existed {
+			s.g.Logger.Info("created the local CA", "dir", pki.Dir(home), "root_sha256", s.ca.RootFingerprint())
+		}
+	})
+	return s.ca, s.caErr
+}
+
+func (s *server) closeCA() {
+	if s.ca != nil {
+		s.ca.Close()
+	}
+}
+
+// swapRunners starts the background work (watching files, renewing) of the
+// new configuration's certificate sources and stops the previous one's.
+func (s *server) swapRunners(ctx context.Context, cfg *gateway.Config, closers []io.Closer) {
+	if s.stopRunners != nil {
+		s.stopRunners()
+	}
+	for _, c := range s.closers {
+		c.Close()
+	}
+	s.closers = closers
+	rctx, cancel := context.WithCancel(ctx)
+	s.stopRunners = cancel
+	for _, site := range cfg.Sites {
+		if r, ok := site.Certs.(certsource.Runner); ok {
+			go r.Run(rctx)
+		}
+	}
+}
+
+func (s *server) reload(ctx context.Context, f *serveFlags, cmd *cobra.Command) {
+	fail := func(err error) {
+		s.gw.CountReloadFailure()
+		s.g.Logger.Error("reload refused; still serving the previous configuration", "error", err.Error())
+	}
+	if f.config == "" {
+		s.g.Logger.Info("nothing to reload: serve runs from flags, not a configuration file")
+		return
+	}
+	file, _, err := f.serveFile(cmd)
+	if err != nil {
+		fail(err)
+		return
+	}
+	cfg, closers, err := s.build(ctx, file)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if err := s.gw.Reload(cfg); err != nil {
+		for _, c := range closers {
+			c.Close()
+		}
+		fail(err)
+		return
+	}
+	s.swapRunners(ctx, cfg, closers)
+	s.g.Logger.Info("configuration reloaded", "file", f.config)
+}
+
+func (s *server) shutdown(gw *gateway.Gateway) error {
+	s.g.Logger.Info("shutting down: draining in-flight requests", "timeout", gw.ShutdownTimeout().String())
+	ctx, cancel := context.WithTimeout(context.Background(), gw.ShutdownTimeout())
+	defer cancel()
+	err := gw.Shutdown(ctx)
+	if s.stopRunners != nil {
+		s.stopRunners()
+	}
+	for _, c := range s.closers {
+		c.Close()
+	}
+	return err
+}
+
+// announce prints where the gateway listens and, for the local CA, a curl
+// command that works as printed.
+func (s *server) announce(file *config.File, f *serveFlags) {
+	https := s.gw.Addr(gateway.ListenerHTTPS)
+	_, port, _ := net.SplitHostPort(https.String())
+	host := "localhost"
+	if len(file.Sites) > 0 && len(file.Sites[0].Hosts) > 0 && f.config == "" && len(f.from) > 0 {
+		host = file.Sites[0].Hosts[0]
+	}
+	url := "https://" + host
+	if port != "443" {
+		url += ":" + port
+	}
+	url += "/"
+	out := s.g.Stderr
+	fmt.Fprintf(out, "tlsgate serve: HTTPS on %s", https)
+	if a := s.gw.Addr(gateway.ListenerHTTP); a != nil {
+		fmt.Fprintf(out, ", redirect on %s", a)
+	}
+	if a := s.gw.Addr(gateway.ListenerAdmin); a != nil {
+		fmt.Fprintf(out, ", metrics on http://%s/metrics", a)
+	}
+	fmt.Fprintln(out)
+	if s.ca != nil {
+		home, _ := s.g.Home()
+		root := filepath.Join(pki.Dir(home), "root.pem")
+		resolve := ""
+		if host != "localhost" {
+			resolve = " --resolve " + host + ":" + port + ":127.0.0.1"
+		}
+		fmt.Fprintf(s.g.Stdout, "curl --cacert %s%s %s\n", shellQuote(root), resolve, url)
+	}
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:=@,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// watchFile signals when the file's size, time or identity changes.
+func watchFile(ctx context.Context, path string, every time.Duration) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	stamp := func() string {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return "missing"
+		}
+		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
+	}
+	go func() {
+		last := stamp()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if now := stamp(); now != last {
+					last = now
+					select {
+					case ch <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	return ch
+}
+
+// siteTLS is the TLS skeleton for a profile.
+func siteTLS(profile string) (*tls.Config, error) {
+	switch profile {
+	case "", "intermediate":
+		return &tls.Config{MinVersion: tls.VersionTLS12}, nil
+	case "modern":
+		return &tls.Config{MinVersion: tls.VersionTLS13}, nil
+	}
+	return nil, fmt.Errorf("unknown TLS profile %q; expected modern or intermediate", profile)
+}
+
