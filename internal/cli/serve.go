@@ -459,4 +459,3 @@ func siteTLS(profile string) (*tls.Config, error) {
 	}
 	return nil, fmt.Errorf("unknown TLS profile %q; expected modern or intermediate", profile)
 }
-
