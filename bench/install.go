@@ -8,7 +8,12 @@ import (
 )
 
 // tools maps each program the harness runs to the Debian package that ships it.
-var tools = []struct{ program, pkg string }{
+type tool struct{ program, pkg string }
+
+// extraTools are needed only by some options (perf for --perf).
+var extraTools []tool
+
+var tools = []tool{
 	{"nginx", "nginx"},
 	{"haproxy", "haproxy"},
 	{"caddy", "caddy"},
@@ -25,6 +30,7 @@ var tools = []struct{ program, pkg string }{
 func ensureTools(install bool, logf func(string, ...any)) []string {
 	var missing []string
 	var pkgs []string
+	tools := append(tools, extraTools...)
 	for _, t := range tools {
 		if _, err := exec.LookPath(t.program); err != nil {
 			missing = append(missing, t.program)

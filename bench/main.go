@@ -64,6 +64,7 @@ type options struct {
 	clientCPU string
 	install   bool
 	keep      bool
+	perf      bool
 	chart     string // PNG path in docs/, "" for none
 	repo      string
 }
@@ -99,6 +100,7 @@ func parseOptions() (*options, error) {
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "idle TLS connections held for the memory test (200 with --smoke)")
 	fs.StringVar(&o.serverCPU, "server-cpus", "", "CPU list (taskset) for the server under test (default 0)")
 	fs.StringVar(&o.clientCPU, "client-cpus", "", "CPU list for load generators and upstream (default: the other CPUs)")
+	fs.BoolVar(&o.perf, "perf", false, "after each test, profile every server once more with perf record and write OUT/perf/SERVER-TEST.txt")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory with every configuration and server log")
 	fs.BoolVar(&o.install, "install", true, "install missing Debian packages with apt-get when root")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -194,6 +196,9 @@ func benchMain() error {
 		o.idleConns = fit
 	}
 
+	if o.perf {
+		extraTools = append(extraTools, tool{"perf", "linux-perf"})
+	}
 	missing := ensureTools(o.install, logf)
 	dir, err := os.MkdirTemp("", "tlsgate-bench-")
 	if err != nil {

@@ -177,6 +177,13 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 					smp.Value, t.unit, smp.CPUms, lr.note)
 			}
 		}
+		if r.o.perf && t.cpu {
+			for _, s := range targets {
+				if byServer[s.name].Failure == "" && ctx.Err() == nil {
+					r.profile(ctx, t, s)
+				}
+			}
+		}
 	}
 }
 

@@ -22,6 +22,8 @@ type benchRun struct {
 	unavailable map[string]string
 	results     []*result
 	extraRows   []extraRow
+
+	profileSummaries []profileSummary
 }
 
 // extraRow is a figure from outside the terminator comparison: CA issuance,
@@ -112,6 +114,7 @@ type report struct {
 	Results     []*result         `json:"results"`
 	Extras      []extraRow        `json:"extras"`
 	Targets     []targetCheck     `json:"targets"`
+	Profiles    []profileSummary  `json:"profiles,omitempty"`
 }
 
 func (r *benchRun) write() error {
@@ -124,7 +127,7 @@ func (r *benchRun) write() error {
 		Reps: r.o.reps, Duration: r.o.dur.String(), IdleConns: r.o.idleConns,
 		ServerCPUs: r.o.serverCPU, ClientCPUs: r.o.clientCPU,
 		Versions: r.versions, Unavailable: r.unavailable, Results: r.results, Extras: r.extraRows,
-		Targets: r.targets(),
+		Targets: r.targets(), Profiles: r.profileSummaries,
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
