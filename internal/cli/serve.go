@@ -23,6 +23,7 @@ import (
 	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/gateway"
 	"github.com/tlsgate/tlsgate/internal/pki"
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 func init() { register(newServeCommand) }
@@ -77,7 +78,7 @@ after validating; SIGTERM drains in-flight requests and stops.`,
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:2019", "admin listener for metrics and health, or off")
 	fl.StringVar(&f.accessLog, "access-log", "stdout", "access log: stdout, stderr, off or a file")
 	fl.StringVar(&f.logFormat, "access-log-format", "json", "access log format: json or common")
-	fl.StringVar(&f.profile, "tls-profile", "", "TLS profile: modern (TLS 1.3 only) or intermediate (default)")
+	fl.StringVar(&f.profile, "tls-profile", "", "TLS profile: modern (TLS 1.3 only), intermediate (default), or old (legacy clients; warned about)")
 	return cmd
 }
 
@@ -242,7 +243,7 @@ func (s *server) build(ctx context.Context, file *config.File) (*gateway.Config,
 		LocalCertificates: func(hosts []string) (certsource.Source, error) {
 			return s.localSource(ctx, hosts)
 		},
-		SiteTLS: siteTLS,
+		SiteTLS: s.siteTLS,
 	}
 	cfg, closers, err := file.Gateway(env)
 	if err != nil {
@@ -449,13 +450,15 @@ func watchFile(ctx context.Context, path string, every time.Duration) <-chan str
 	return ch
 }
 
-// siteTLS is the TLS skeleton for a profile.
-func siteTLS(profile string) (*tls.Config, error) {
-	switch profile {
-	case "", "intermediate":
-		return &tls.Config{MinVersion: tls.VersionTLS12}, nil
-	case "modern":
-		return &tls.Config{MinVersion: tls.VersionTLS13}, nil
+// siteTLS is the TLS skeleton of a profile from tlspolicy; a profile weaker
+// than the default is allowed only when named, and warned about each time.
+func (s *server) siteTLS(profile string) (*tls.Config, error) {
+	p, err := tlspolicy.ProfileByName(profile)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown TLS profile %q; expected modern or intermediate", profile)
+	if weak, why := p.WeakerThanDefault(); weak {
+		s.g.Logger.Warn("TLS profile weaker than the default is in use", "profile", p.Name, "weaker_by", strings.Join(why, "; "))
+	}
+	return p.TLSConfig(), nil
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // File is the schema of tlsgate.yaml, the configuration of tlsgate serve.
@@ -77,7 +79,8 @@ type AccessLog struct {
 type TLS struct {
 	Fields `yaml:"-"`
 	// Profile is modern (TLS 1.3 only) or intermediate (TLS 1.3 and 1.2 with
-	// ECDHE and AEAD suites). Anything weaker must be chosen explicitly.
+	// ECDHE and AEAD suites, the default). old must be chosen explicitly and
+	// is warned about at every start.
 	Profile string `yaml:"profile"`
 }
 
@@ -317,10 +320,8 @@ func (f *File) Validate() Errors {
 }
 
 func (t *TLS) validate(es *Errors) {
-	switch t.Profile {
-	case "", "modern", "intermediate":
-	default:
-		t.Add(es, "profile", "unknown TLS profile %q; expected modern or intermediate", t.Profile)
+	if _, err := tlspolicy.ProfileByName(t.Profile); err != nil {
+		t.Add(es, "profile", "unknown TLS profile %q; expected %s", t.Profile, strings.Join(tlspolicy.ProfileNames(), ", "))
 	}
 }
 

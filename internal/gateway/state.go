@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // state is one immutable generation of the configuration, swapped
@@ -104,7 +106,7 @@ func (g *Gateway) buildSite(st *state, sc *Site) (*site, error) {
 	if sc.TLS != nil {
 		base = sc.TLS.Clone()
 	} else {
-		base = &tls.Config{MinVersion: tls.VersionTLS12}
+		base = tlspolicy.DefaultProfile().TLSConfig()
 	}
 	certs := sc.Certs
 	base.Certificates = nil
