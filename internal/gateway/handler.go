@@ -51,13 +51,17 @@ func (g *Gateway) dispatch(st *state, w *recorder, r *http.Request) (*site, *rou
 		return nil, nil
 	}
 	s := st.hosts.lookup(host)
-	var sniSite *site
-	if tc := connFrom(r); tc != nil {
-		sniSite = tc.site
-	}
 	sni := ""
 	if r.TLS != nil {
 		sni = normalizeHost(r.TLS.ServerName)
+	}
+	// The site the handshake chose, looked up again in the current
+	// generation so that connections survive a reload.
+	sniSite := st.hosts.fallback
+	if sni != "" {
+		if ss := st.hosts.lookup(sni); ss != nil {
+			sniSite = ss
+		}
 	}
 	switch {
 	case s == nil && sni == "" && st.hosts.fallback != nil:
@@ -66,7 +70,7 @@ func (g *Gateway) dispatch(st *state, w *recorder, r *http.Request) (*site, *rou
 		writeError(w, http.StatusMisdirectedRequest, "unknown_host", "no site serves host "+host)
 		return nil, nil
 	}
-	if sniSite != nil && sniSite != s {
+	if sniSite != s && (sniSite != nil || sni != "") {
 		writeError(w, http.StatusMisdirectedRequest, "host_sni_mismatch",
 			"the Host header names a different site than the TLS server name; connect with the host you request")
 		return s, nil

@@ -29,7 +29,6 @@ type trackedConn struct {
 	accepted  time.Time
 	helloAt   time.Time
 	handshake atomic.Int64 // duration in nanoseconds, set once the handshake completes
-	site      *site        // chosen from SNI in GetConfigForClient
 }
 
 type connKey struct{}
@@ -66,7 +65,6 @@ func (g *Gateway) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, erro
 		return s.tls, nil
 	}
 	tc.helloAt = time.Now()
-	tc.site = s
 	cfg := s.tls.Clone()
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		tc.handshake.Store(int64(time.Since(tc.helloAt)))
