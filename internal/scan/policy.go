@@ -3,181 +3,126 @@ package scan
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
+// What a scan offers and how it names what it finds comes from tlspolicy,
+// the one table of suites, groups and signature schemes.
+
 // candidateSuites are the code points a scan offers for a version: every
-// assigned range of the IANA TLS Cipher Suites registry, so that a suite
-// the server knows is found even when tlsgate has no name for it.
+// suite of the registry that the version may negotiate, signalling values
+// excluded.
 func candidateSuites(v uint16) []uint16 {
-	if v == VersionTLS13 {
-		return []uint16{0x1301, 0x1302, 0x1303, 0x1304, 0x1305, 0x00c6, 0x00c7}
-	}
 	var ids []uint16
-	add := func(from, to uint16) {
-		for id := from; id <= to; id++ {
-			if id != scsvRenegotiation && id != scsvFallback {
-				ids = append(ids, id)
-			}
+	for _, c := range tlspolicy.CipherSuites() {
+		if c.SCSV || c.ID == 0x0000 {
+			continue
+		}
+		if v == VersionTLS13 && c.IsTLS13() || v != VersionTLS13 && !c.IsTLS13() {
+			ids = append(ids, c.ID)
 		}
 	}
-	add(0x0001, 0x00c5)
-	add(0xc001, 0xc0b5)
-	add(0xcca8, 0xccae)
-	add(0xd001, 0xd005)
-	ids = append(ids, 0xff85, 0xfefe, 0xfeff)
 	return ids
 }
 
-// describeSuite fills in what is known about a suite. Names and properties
-// come from the suite's IANA name.
+// describeSuite fills in what is known about a suite.
 func describeSuite(id uint16) Suite {
-	name := tls.CipherSuiteName(id)
-	if strings.HasPrefix(name, "0x") {
-		name = fmt.Sprintf("0x%04X", id)
+	c, ok := tlspolicy.CipherSuiteByID(id)
+	if !ok {
+		return Suite{ID: id, Name: tlspolicy.CipherSuiteName(id)}
 	}
-	s := Suite{ID: id, Name: name}
-	fillFromName(&s)
+	s := Suite{
+		ID: id, Name: c.Name, KeyExchange: string(c.KeyExchange), Cipher: string(c.Cipher),
+		Bits: c.StrengthBits(), KeyBits: c.KeyBits,
+		AEAD: c.IsAEAD(), CBC: c.Mode == tlspolicy.ModeCBC, FS: c.ForwardSecrecy,
+		Export: c.Export, Anonymous: c.Auth == tlspolicy.AuthAnon || c.Auth == tlspolicy.AuthNULL,
+		RC4: c.Cipher == tlspolicy.CipherRC4, Null: c.Cipher == tlspolicy.CipherNULL,
+	}
+	if c.IsTLS13() {
+		s.KeyExchange = "TLS13"
+	}
+	for _, why := range c.Concerns() {
+		if strings.Contains(why, "64-bit block") {
+			s.BlockBits = 64
+		}
+	}
 	return s
 }
 
-// fillFromName derives key exchange, cipher and strength from an IANA
-// suite name such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256.
-func fillFromName(s *Suite) {
-	n := s.Name
-	if !strings.HasPrefix(n, "TLS_") && !strings.HasPrefix(n, "SSL_") {
-		return
-	}
-	kx, cipher, ok := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(n, "TLS_"), "SSL_"), "_WITH_")
+// sslv2Suite describes an SSL 2.0 cipher kind.
+func sslv2Suite(spec uint32) Suite {
+	k, ok := tlspolicy.SSLv2CipherKindByID(spec)
 	if !ok {
-		// TLS 1.3 suites name only the AEAD and the hash.
-		s.KeyExchange, cipher = "TLS13", strings.TrimPrefix(n, "TLS_")
-		s.FS = true
-	} else {
-		switch {
-		case strings.Contains(kx, "anon"):
-			s.Anonymous = true
-			s.KeyExchange = strings.SplitN(kx, "_", 2)[0]
-		case strings.HasPrefix(kx, "ECDHE"):
-			s.KeyExchange = "ECDHE"
-		case strings.HasPrefix(kx, "DHE"):
-			s.KeyExchange = "DHE"
-		case strings.HasPrefix(kx, "ECDH_"):
-			s.KeyExchange = "ECDH"
-		case strings.HasPrefix(kx, "DH_"):
-			s.KeyExchange = "DH"
-		case strings.HasPrefix(kx, "RSA"):
-			s.KeyExchange = "RSA"
-		default:
-			s.KeyExchange = strings.SplitN(kx, "_", 2)[0]
-		}
-		s.FS = (s.KeyExchange == "ECDHE" || s.KeyExchange == "DHE") && !s.Anonymous
-		s.Export = strings.Contains(kx, "EXPORT")
-		if s.KeyExchange == "DHE" && s.Anonymous {
-			s.FS = true
-		}
+		return Suite{Name: fmt.Sprintf("SSL_CK_0x%06X", spec), KeyExchange: "RSA"}
 	}
-	c := cipher
-	for _, h := range []string{"_SHA384", "_SHA256", "_SHA", "_MD5", "_CCM_8", "_CCM"} {
-		if strings.HasSuffix(c, h) && !(h == "_CCM" || h == "_CCM_8") {
-			c = strings.TrimSuffix(c, h)
-			break
-		}
-	}
-	s.Cipher = c
+	s := Suite{Name: k.Name, KeyExchange: "RSA", Bits: k.KeyBits, KeyBits: k.KeyBits, Export: k.Export}
 	switch {
-	case strings.HasPrefix(c, "NULL"):
-		s.Null, s.Bits = true, 0
-	case strings.HasPrefix(c, "AES_128"), strings.HasPrefix(c, "CAMELLIA_128"), strings.HasPrefix(c, "ARIA_128"), strings.HasPrefix(c, "SEED"), strings.HasPrefix(c, "SM4"):
-		s.Bits = 128
-	case strings.HasPrefix(c, "AES_256"), strings.HasPrefix(c, "CAMELLIA_256"), strings.HasPrefix(c, "ARIA_256"), strings.HasPrefix(c, "CHACHA20"):
-		s.Bits = 256
-	case strings.HasPrefix(c, "3DES"):
-		s.Bits, s.BlockBits = 112, 64
-	case strings.HasPrefix(c, "IDEA"):
-		s.Bits, s.BlockBits = 128, 64
-	case strings.HasPrefix(c, "RC4_128"):
-		s.Bits, s.RC4 = 128, true
-	case strings.HasPrefix(c, "RC4_40"):
-		s.Bits, s.RC4 = 40, true
-	case strings.HasPrefix(c, "RC2_CBC_40"), strings.HasPrefix(c, "DES40"):
-		s.Bits, s.BlockBits = 40, 64
-	case strings.HasPrefix(c, "DES_CBC_40"):
-		s.Bits, s.BlockBits = 40, 64
-	case strings.HasPrefix(c, "DES"):
-		s.Bits, s.BlockBits = 56, 64
+	case strings.Contains(k.Name, "RC4"):
+		s.Cipher, s.RC4 = "RC4", true
+	case strings.Contains(k.Name, "EDE3"):
+		s.Cipher, s.Bits, s.BlockBits, s.CBC = "3DES", 112, 64, true
+	default:
+		s.Cipher, s.BlockBits, s.CBC = strings.SplitN(strings.TrimPrefix(k.Name, "SSL_CK_"), "_", 2)[0], 64, true
 	}
-	s.AEAD = strings.Contains(c, "GCM") || strings.Contains(c, "CCM") || strings.Contains(c, "CHACHA20") || strings.Contains(c, "POLY1305")
-	s.CBC = strings.Contains(c, "CBC")
+	return s
 }
 
-// Groups a scan offers, strongest-known first.
+// defaultGroups lists every group of the registry, post-quantum hybrids and
+// recommended groups first, the way a modern client orders them.
 func defaultGroups() []uint16 {
-	return []uint16{0x11ec, 29, 23, 24, 25, 30, 0x11eb, 0x11ed, 256, 257, 258, 259, 260, 26, 27, 28, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}
+	gs := tlspolicy.Groups()
+	rank := func(g tlspolicy.Group) int {
+		switch {
+		case g.Kind == tlspolicy.GroupHybrid && !g.Obsolete:
+			return 0
+		case g.Recommended:
+			return 1
+		case !g.Obsolete:
+			return 2
+		}
+		return 3
+	}
+	slices.SortStableFunc(gs, func(a, b tlspolicy.Group) int { return rank(a) - rank(b) })
+	var ids []uint16
+	for _, g := range gs {
+		ids = append(ids, uint16(g.ID))
+	}
+	return ids
 }
 
-// groupInfo names a group and gives its size in bits (for finite-field
-// groups the prime, for curves the order).
+// isECGroup reports whether a group can serve an ECDHE suite in TLS 1.2.
+func isECGroup(id uint16) bool {
+	g, ok := tlspolicy.GroupByID(tls.CurveID(id))
+	return ok && g.Kind == tlspolicy.GroupEC
+}
+
+// groupInfo names a group and gives the size of its key as people quote it:
+// the prime of a finite-field group, the curve of an elliptic one (for a
+// hybrid, its classical half).
 func groupInfo(id uint16) (string, int) {
-	switch id {
-	case 23:
-		return "secp256r1", 256
-	case 24:
-		return "secp384r1", 384
-	case 25:
-		return "secp521r1", 521
-	case 29:
-		return "x25519", 253
-	case 30:
-		return "x448", 448
-	case 256:
-		return "ffdhe2048", 2048
-	case 257:
-		return "ffdhe3072", 3072
-	case 258:
-		return "ffdhe4096", 4096
-	case 259:
-		return "ffdhe6144", 6144
-	case 260:
-		return "ffdhe8192", 8192
-	case 0x11ec:
-		return "X25519MLKEM768", 253
-	case 0x11eb:
-		return "SecP256r1MLKEM768", 256
-	case 0x11ed:
-		return "SecP384r1MLKEM1024", 384
-	case 26:
-		return "brainpoolP256r1", 256
-	case 27:
-		return "brainpoolP384r1", 384
-	case 28:
-		return "brainpoolP512r1", 512
-	case 22:
-		return "secp256k1", 256
+	g, ok := tlspolicy.GroupByID(tls.CurveID(id))
+	if !ok {
+		return tlspolicy.GroupName(tls.CurveID(id)), 0
 	}
-	if id >= 1 && id <= 21 {
-		bits := []int{0, 163, 163, 163, 193, 193, 233, 233, 239, 283, 283, 409, 409, 571, 571, 160, 160, 160, 192, 192, 224, 224}
-		return fmt.Sprintf("sect/secp(%d)", id), bits[id]
+	if g.Kind == tlspolicy.GroupFFDH {
+		if n, err := strconv.Atoi(strings.TrimPrefix(g.Name, "ffdhe")); err == nil {
+			return g.Name, n
+		}
 	}
-	return fmt.Sprintf("0x%04X", id), 0
+	return g.Name, 2 * g.Bits
 }
 
-// Signature schemes a scan offers (IANA TLS SignatureScheme).
+// defaultSignatureSchemes lists every signature scheme of the registry.
 func defaultSignatureSchemes() []uint16 {
-	return []uint16{0x0804, 0x0805, 0x0806, 0x0809, 0x080a, 0x080b, 0x0403, 0x0503, 0x0603, 0x0807, 0x0808, 0x0401, 0x0501, 0x0601, 0x0201, 0x0203, 0x0402, 0x0502, 0x0602, 0x0202, 0x0303, 0x0301}
+	var ids []uint16
+	for _, s := range tlspolicy.SignatureSchemes() {
+		ids = append(ids, uint16(s.ID))
+	}
+	return ids
 }
 
-func schemeName(id uint16) string {
-	if n := tls.SignatureScheme(id).String(); !strings.HasPrefix(n, "SignatureScheme(") {
-		return n
-	}
-	switch id {
-	case 0x0202:
-		return "DSAWithSHA1"
-	case 0x0402:
-		return "DSAWithSHA256"
-	case 0x0303, 0x0301:
-		return fmt.Sprintf("SHA224(0x%04X)", id)
-	}
-	return fmt.Sprintf("0x%04X", id)
-}
+func schemeName(id uint16) string { return tlspolicy.SignatureSchemeName(tls.SignatureScheme(id)) }

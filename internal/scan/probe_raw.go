@@ -57,24 +57,6 @@ func probeSSLv2(ctx context.Context, rn *run) {
 	rn.update(func(r *Result) { r.Protocols = append(r.Protocols, p) })
 }
 
-func sslv2Suite(spec uint32) Suite {
-	names := map[uint32]Suite{
-		0x010080: {Name: "SSL_CK_RC4_128_WITH_MD5", Cipher: "RC4_128", Bits: 128, RC4: true},
-		0x020080: {Name: "SSL_CK_RC4_128_EXPORT40_WITH_MD5", Cipher: "RC4_40", Bits: 40, RC4: true, Export: true},
-		0x030080: {Name: "SSL_CK_RC2_128_CBC_WITH_MD5", Cipher: "RC2_128_CBC", Bits: 128, BlockBits: 64, CBC: true},
-		0x040080: {Name: "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5", Cipher: "RC2_40_CBC", Bits: 40, BlockBits: 64, CBC: true, Export: true},
-		0x050080: {Name: "SSL_CK_IDEA_128_CBC_WITH_MD5", Cipher: "IDEA_128_CBC", Bits: 128, BlockBits: 64, CBC: true},
-		0x060040: {Name: "SSL_CK_DES_64_CBC_WITH_MD5", Cipher: "DES_CBC", Bits: 56, BlockBits: 64, CBC: true},
-		0x0700c0: {Name: "SSL_CK_DES_192_EDE3_CBC_WITH_MD5", Cipher: "3DES_EDE_CBC", Bits: 112, BlockBits: 64, CBC: true},
-	}
-	s, ok := names[spec]
-	if !ok {
-		s = Suite{Name: fmt.Sprintf("SSL_CK_0x%06X", spec)}
-	}
-	s.KeyExchange = "RSA"
-	return s
-}
-
 // probeVersion finds out whether version v is accepted and, if so, every
 // suite the server accepts with it, by offering the candidates, removing
 // the one the server picks, and offering the rest again until it refuses.
@@ -338,7 +320,7 @@ func probeGroups(ctx context.Context, rn *run) {
 		}
 		var remaining []uint16
 		for _, g := range defaultGroups() {
-			if g < 256 || g > 511 { // finite-field groups do not apply to ECDHE
+			if isECGroup(g) {
 				remaining = append(remaining, g)
 			}
 		}

@@ -212,11 +212,11 @@ func suiteKeyExchangePoints(s Suite, cert int) (points, bits int) {
 	return keyExchangePoints(bits), bits
 }
 
-// ratedCipherBits is the key length the guide's cipher table counts: 3DES is
-// listed there as 168 bits although its effective strength is 112.
+// ratedCipherBits is the key length the guide's cipher table counts: the
+// nominal one (it lists 3DES as 168 bits).
 func ratedCipherBits(s Suite) int {
-	if strings.Contains(strings.ToUpper(s.Cipher), "3DES") && s.Bits < 168 && s.Bits > 56 {
-		return 168
+	if s.KeyBits > 0 || s.Null {
+		return s.KeyBits
 	}
 	return s.Bits
 }

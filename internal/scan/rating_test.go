@@ -14,7 +14,7 @@ var (
 	ecdheCBC128   = Suite{ID: 0xc013, Name: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", KeyExchange: "ECDHE", Cipher: "AES_128_CBC", Bits: 128, CBC: true, FS: true, KeyExchangeBits: 256, Group: "secp256r1"}
 	rsaCBC128     = Suite{ID: 0x002f, Name: "TLS_RSA_WITH_AES_128_CBC_SHA", KeyExchange: "RSA", Cipher: "AES_128_CBC", Bits: 128, CBC: true}
 	rsaCBC256     = Suite{ID: 0x0035, Name: "TLS_RSA_WITH_AES_256_CBC_SHA", KeyExchange: "RSA", Cipher: "AES_256_CBC", Bits: 256, CBC: true}
-	rsa3DES       = Suite{ID: 0x000a, Name: "TLS_RSA_WITH_3DES_EDE_CBC_SHA", KeyExchange: "RSA", Cipher: "3DES_EDE_CBC", Bits: 112, BlockBits: 64, CBC: true}
+	rsa3DES       = Suite{ID: 0x000a, Name: "TLS_RSA_WITH_3DES_EDE_CBC_SHA", KeyExchange: "RSA", Cipher: "3DES_EDE_CBC", Bits: 112, KeyBits: 168, BlockBits: 64, CBC: true}
 	rsaRC4        = Suite{ID: 0x0005, Name: "TLS_RSA_WITH_RC4_128_SHA", KeyExchange: "RSA", Cipher: "RC4_128", Bits: 128, RC4: true}
 	exportRC4     = Suite{ID: 0x0003, Name: "TLS_RSA_EXPORT_WITH_RC4_40_MD5", KeyExchange: "RSA", Cipher: "RC4_40", Bits: 40, RC4: true, Export: true}
 	dhe1024AES128 = Suite{ID: 0x0033, Name: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA", KeyExchange: "DHE", Cipher: "AES_128_CBC", Bits: 128, CBC: true, FS: true, KeyExchangeBits: 1024}
@@ -274,5 +274,33 @@ func TestGradeOrder(t *testing.T) {
 	}
 	if ValidGrade("Z") || !ValidGrade("A-") {
 		t.Fatal("ValidGrade is wrong")
+	}
+}
+
+func TestDescribeSuiteFromPolicy(t *testing.T) {
+	tdes := describeSuite(0x000a)
+	if tdes.BlockBits != 64 || tdes.KeyBits != 168 || tdes.Bits != 112 || tdes.FS || !tdes.CBC {
+		t.Errorf("3DES described as %+v", tdes)
+	}
+	dhe := describeSuite(0x009e)
+	if dhe.KeyExchange != "DHE" || !dhe.FS || !dhe.AEAD || dhe.Bits != 128 {
+		t.Errorf("DHE-RSA-AES128-GCM described as %+v", dhe)
+	}
+	if s := describeSuite(0x1302); s.KeyExchange != "TLS13" || s.Bits != 256 || !s.AEAD {
+		t.Errorf("TLS_AES_256_GCM_SHA384 described as %+v", s)
+	}
+	if s := describeSuite(0x0003); !s.Export || !s.RC4 {
+		t.Errorf("EXP-RC4-MD5 described as %+v", s)
+	}
+	if s := describeSuite(0x0034); !s.Anonymous {
+		t.Errorf("ADH-AES128-SHA described as %+v", s)
+	}
+	for _, id := range candidateSuites(VersionTLS12) {
+		if id == scsvFallback || id == scsvRenegotiation {
+			t.Fatalf("candidate suites include signalling value 0x%04X", id)
+		}
+	}
+	if n := len(candidateSuites(VersionTLS12)); n < 300 {
+		t.Errorf("only %d candidate suites for TLS 1.2; the IANA registry has over 300", n)
 	}
 }

@@ -104,8 +104,10 @@ type Suite struct {
 	Name        string `json:"name"`
 	KeyExchange string `json:"key_exchange"` // RSA, DHE, ECDHE, DH, ECDH, PSK, anon, TLS13, SSL2...
 	Cipher      string `json:"cipher"`
-	// Bits is the effective symmetric strength (3DES counts 112).
+	// Bits is the effective symmetric strength (3DES counts 112); KeyBits
+	// is the nominal key length (3DES: 168), which the rating guide scores.
 	Bits      int  `json:"bits"`
+	KeyBits   int  `json:"key_bits"`
 	BlockBits int  `json:"block_bits,omitempty"` // 64 for DES/3DES/IDEA/RC2
 	AEAD      bool `json:"aead"`
 	CBC       bool `json:"cbc,omitempty"`
