@@ -33,7 +33,7 @@ func (r *benchRun) profile(ctx context.Context, t testDef, s *server) {
 	base := filepath.Join(dir, s.name+"-"+t.name)
 	data := base + ".data"
 	defer os.Remove(data)
-	rec := exec.Command("perf", "record", "-F", "499", "-g", "-q", "-o", data, "-p", strings.Join(pids, ","))
+	rec := exec.Command("perf", "record", "-F", "999", "-g", "-q", "-o", data, "-p", strings.Join(pids, ","))
 	rec.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var recOut strings.Builder
 	rec.Stdout, rec.Stderr = &recOut, &recOut
@@ -63,8 +63,12 @@ func (r *benchRun) profile(ctx context.Context, t testDef, s *server) {
 		return
 	}
 	var lines []string
+	samples := "?"
 	buckets := map[string]float64{}
 	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "# Samples: "); ok {
+			samples, _, _ = strings.Cut(v, " ")
+		}
 		f := strings.Fields(line)
 		if len(f) < 4 || strings.HasPrefix(line, "#") || !strings.HasSuffix(f[0], "%") {
 			continue
@@ -79,7 +83,8 @@ func (r *benchRun) profile(ctx context.Context, t testDef, s *server) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s, %s: where the server's CPU time went (perf samples, self time)\n\n", s.name, t.label)
+	fmt.Fprintf(&b, "%s, %s: where the server's CPU time went (%s perf samples at 999 Hz, self time)\n\n",
+		s.name, t.label, samples)
 	for _, k := range bucketOrder {
 		if buckets[k] > 0 {
 			fmt.Fprintf(&b, "%7.2f%%  %s\n", buckets[k], k)
