@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
 )
 
 // ClientCertFiles presents a client certificate read from PEM files and
@@ -93,7 +95,7 @@ func (f *ClientCertFiles) reload(force bool) error {
 		return err
 	}
 	f.cur.Store(cert)
-	f.log.Info("client certificate loaded", "cert", f.certFile, "subject", cert.Leaf.Subject.String(),
+	f.log.Info("client certificate loaded", "cert", f.certFile, "identity", authz.IdentityFromCertificate(cert.Leaf).String(),
 		"not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	return nil
 }

@@ -1,0 +1,395 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certsource"
+	"github.com/tlsgate/tlsgate/internal/pki"
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
+	"github.com/tlsgate/tlsgate/internal/tunnel"
+)
+
+func init() { register(newTunnelCommand) }
+
+type tunnelFlags struct {
+	server, allowRemote, allowAnyVerified, localCA bool
+
+	listen, target, admin, tlsProfile string
+	cert, key, sni, alpn              string
+	localCAIdentity, clientAuth       string
+	cas, pins, clientCAs, localNames  []string
+	allow                             map[authz.Kind]*[]string
+
+	drainTimeout, dialTimeout, handshakeTimeout, reloadInterval time.Duration
+}
+
+// Flags that only mean something in one mode; giving them in the other is a
+// usage error rather than silently ignored.
+var (
+	tunnelServerOnly = []string{"client-auth", "client-ca", "allow-uri", "allow-dns", "allow-email", "allow-cn",
+		"allow-fingerprint", "allow-spki", "allow-any-verified", "local-ca", "local-ca-name"}
+	tunnelClientOnly = []string{"ca", "pin", "sni", "allow-remote", "local-ca-identity"}
+)
+
+func newTunnelCommand(g *Globals) *cobra.Command {
+	f := &tunnelFlags{allow: map[authz.Kind]*[]string{}}
+	cmd := &cobra.Command{
+		Use:   "tunnel --listen ADDR --target HOST:PORT",
+		Short: "Carry plain TCP over verified TLS: client mode originates TLS, --server terminates it",
+		Long: `tunnel gives TLS to clients and services that only speak plain TCP.
+
+Client mode (the default) accepts plaintext on a loopback address and opens a
+TLS 1.2+ connection to --target, verifying its certificate (system roots or
+--ca, the host name, --pin, a stapled OCSP response). It never falls back to
+plaintext: if verification fails the local connection is closed, the reason
+logged, and nothing the client sent leaves the machine.
+
+Server mode (--server) terminates TLS on --listen for any TCP protocol and
+forwards plaintext to --target; with --client-auth require only clients whose
+certificate matches an --allow-* rule pass (see docs/access-control.md).
+
+Metrics are served on --admin (/metrics, /healthz). SIGTERM stops accepting
+and lets open connections finish for up to --drain-timeout. Certificate files
+are reloaded when they change, without dropping open connections.`,
+		Example: `  # Redis clients talk plaintext to 127.0.0.1:6380; the tunnel verifies redis.internal
+  tlsgate tunnel --listen 127.0.0.1:6380 --target redis.internal:6379 --ca root.pem
+
+  # ... and presents a client certificate, pinned to one server key
+  tlsgate tunnel --listen 127.0.0.1:6380 --target redis.internal:6379 --ca root.pem \
+      --cert client/cert.pem --key client/key.pem --pin sha256/BASE64
+
+  # Server side: TLS on :6379 for the local Redis, only for the billing service
+  tlsgate tunnel --server --listen :6379 --target 127.0.0.1:6380 \
+      --cert server/cert.pem --key server/key.pem \
+      --client-auth require --client-ca root.pem --allow-uri spiffe://corp.test/billing`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error { return runTunnel(cmd, g, f) },
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.server, "server", false, "server mode: terminate TLS on --listen and forward plaintext to --target")
+	fl.StringVar(&f.listen, "listen", "", "address to accept connections on, e.g. 127.0.0.1:9000 (client) or :9443 (server)")
+	fl.StringVar(&f.target, "target", "", "HOST:PORT to forward to")
+	fl.StringVar(&f.admin, "admin", "127.0.0.1:2020", "admin listener for /metrics and /healthz, or off")
+	fl.StringVar(&f.tlsProfile, "tls-profile", tlspolicy.DefaultProfileName, "TLS profile: "+strings.Join(tlspolicy.ProfileNames(), ", ")+" (client mode never goes below TLS 1.2)")
+	fl.StringVar(&f.cert, "cert", "", "certificate chain PEM file: the client certificate (client mode) or the served one (server mode)")
+	fl.StringVar(&f.key, "key", "", "private key PEM file for --cert")
+	fl.StringVar(&f.alpn, "alpn", "", "application protocols to offer or accept, comma-separated, e.g. h2,http/1.1")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", tunnel.DefaultDrainTimeout, "on SIGTERM, how long open connections may take to finish")
+	fl.DurationVar(&f.dialTimeout, "dial-timeout", tunnel.DefaultDialTimeout, "timeout for connecting to --target")
+	fl.DurationVar(&f.handshakeTimeout, "handshake-timeout", tunnel.DefaultHandshakeTimeout, "timeout for a TLS handshake")
+	fl.DurationVar(&f.reloadInterval, "reload-interval", certsource.DefaultPollInterval, "how often certificate files are checked for changes")
+	// Client mode.
+	fl.StringArrayVar(&f.cas, "ca", nil, "client mode: PEM file of the CAs that verify the target, instead of the system roots (repeatable)")
+	fl.StringArrayVar(&f.pins, "pin", nil, "client mode: require this public key in the target's verified chain, as sha256/BASE64 (repeatable: any matches)")
+	fl.StringVar(&f.sni, "sni", "", "client mode: server name to send and verify (default: the host of --target)")
+	fl.BoolVar(&f.allowRemote, "allow-remote", false, "client mode: allow a --listen address that is not loopback (the listener accepts plaintext)")
+	fl.StringVar(&f.localCAIdentity, "local-ca-identity", "", "client mode: present a client certificate for this SPIFFE ID, email or DNS name, issued and renewed by the local CA")
+	// Server mode.
+	fl.BoolVar(&f.localCA, "local-ca", false, "server mode: serve a certificate issued and renewed by the local CA instead of --cert/--key")
+	fl.StringArrayVar(&f.localNames, "local-ca-name", nil, "server mode with --local-ca: name (DNS or IP) to put in the certificate (repeatable; default localhost, 127.0.0.1, ::1 and the host name)")
+	fl.StringVar(&f.clientAuth, "client-auth", "off", "server mode: client certificates: require, optional or off")
+	fl.StringArrayVar(&f.clientCAs, "client-ca", nil, "server mode: PEM file of the CAs that issue client certificates (repeatable; default the local CA)")
+	for _, a := range []struct {
+		kind authz.Kind
+		help string
+	}{
+		{authz.KindURI, "URI SAN, e.g. spiffe://corp.test/billing or spiffe://corp.test/ns/*/sa/**"},
+		{authz.KindDNS, "DNS SAN, e.g. billing.corp.test or *.corp.test"},
+		{authz.KindEmail, "email SAN, e.g. ops@corp.test or *@corp.test"},
+		{authz.KindCN, "subject common name, exactly"},
+		{authz.KindFingerprint, "SHA-256 of the client certificate, hex with or without colons"},
+		{authz.KindSPKI, "SHA-256 of the client's public key, sha256/BASE64 or hex"},
+	} {
+		v := new([]string)
+		f.allow[a.kind] = v
+		fl.StringArrayVar(v, "allow-"+string(a.kind), nil, "server mode: allow clients by "+a.help+" (repeatable; any rule allows)")
+	}
+	fl.BoolVar(&f.allowAnyVerified, "allow-any-verified", false, "server mode: allow every client whose certificate the client CA verifies")
+	return cmd
+}
+
+func runTunnel(cmd *cobra.Command, g *Globals, f *tunnelFlags) error {
+	if err := f.check(cmd); err != nil {
+		return UsageError(err)
+	}
+	profile, err := tlspolicy.ProfileByName(f.tlsProfile)
+	if err != nil {
+		return UsageError(fmt.Errorf("--tls-profile: %w", err))
+	}
+	// The CA closes after the signal context is gone, so renewals never
+	// run against a closed CA.
+	ca := &lazyCA{g: g}
+	defer ca.close()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	metrics := tunnel.NewMetrics(nil)
+	opts := tunnel.Options{
+		Target: f.target, DrainTimeout: f.drainTimeout, DialTimeout: f.dialTimeout,
+		HandshakeTimeout: f.handshakeTimeout, Logger: g.Logger, Metrics: metrics,
+	}
+	var alpn []string
+	if f.alpn != "" {
+		alpn = strings.Split(f.alpn, ",")
+	}
+	var serve func(context.Context, net.Listener) error
+	if f.server {
+		s, err := f.newServer(ctx, g, opts, profile, alpn, ca)
+		if err != nil {
+			return err
+		}
+		serve = s.Serve
+	} else {
+		c, err := f.newClient(ctx, g, opts, profile, alpn, ca)
+		if err != nil {
+			return err
+		}
+		serve = c.Serve
+	}
+
+	ln, err := tunnel.Listen(ctx, f.listen)
+	if err != nil {
+		return err
+	}
+	if f.admin != "off" {
+		aln, err := net.Listen("tcp", f.admin)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--admin %s: %w; pick another address or pass --admin off", f.admin, err)
+		}
+		go func() {
+			if err := metrics.ServeAdmin(ctx, aln, g.Logger); err != nil {
+				g.Logger.Error("admin listener failed", "error", err)
+			}
+		}()
+	}
+	err = serve(ctx, ln)
+	g.Logger.Info("tunnel stopped")
+	return err
+}
+
+// check rejects flags that contradict each other before anything starts.
+func (f *tunnelFlags) check(cmd *cobra.Command) error {
+	if f.listen == "" || f.target == "" {
+		return errors.New("--listen and --target are required, e.g. --listen 127.0.0.1:9000 --target api.example.com:443")
+	}
+	wrong, mode := tunnelClientOnly, "client mode (without --server)"
+	if !f.server {
+		wrong, mode = tunnelServerOnly, "--server mode"
+	}
+	for _, name := range wrong {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s works only in %s", name, mode)
+		}
+	}
+	if (f.cert == "") != (f.key == "") {
+		return errors.New("--cert and --key go together: give both files")
+	}
+	if f.admin != "off" {
+		if _, _, err := net.SplitHostPort(f.admin); err != nil {
+			return fmt.Errorf("--admin %q: want HOST:PORT or off", f.admin)
+		}
+	}
+	if f.server {
+		switch {
+		case f.localCA && f.cert != "":
+			return errors.New("--local-ca and --cert both give the served certificate: choose one")
+		case !f.localCA && f.cert == "":
+			return errors.New("--server needs a certificate: pass --cert FILE --key FILE, or --local-ca")
+		case len(f.localNames) > 0 && !f.localCA:
+			return errors.New("--local-ca-name needs --local-ca")
+		}
+		return nil
+	}
+	if f.localCAIdentity != "" && f.cert != "" {
+		return errors.New("--local-ca-identity and --cert both give the client certificate: choose one")
+	}
+	return tunnel.CheckClientListen(f.listen, f.allowRemote)
+}
+
+func (f *tunnelFlags) newClient(ctx context.Context, g *Globals, opts tunnel.Options, profile tlspolicy.Profile, alpn []string, ca *lazyCA) (*tunnel.Client, error) {
+	cfg := tunnel.ClientConfig{Options: opts, ServerName: f.sni, Pins: f.pins, ALPN: alpn, BaseTLS: profile.TLSConfig()}
+	if len(f.cas) > 0 {
+		pool, err := readCertPool("--ca", f.cas)
+		if err != nil {
+			return nil, UsageError(err)
+		}
+		cfg.RootCAs = pool
+	}
+	switch {
+	case f.cert != "":
+		files, err := tunnel.NewClientCertFiles(f.cert, f.key, f.reloadInterval, g.Logger, opts.Metrics.CertificateReloaded)
+		if err != nil {
+			return nil, UsageError(err)
+		}
+		go files.Run(ctx)
+		cfg.ClientCertificate = files.Certificate
+	case f.localCAIdentity != "":
+		c, err := ca.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		src, err := tunnel.LocalClientIdentity(ctx, c, f.localCAIdentity, g.Logger)
+		if err != nil {
+			return nil, UsageError(err)
+		}
+		go src.Run(ctx)
+		cfg.ClientCertificate = func() (*tls.Certificate, error) { return src.GetCertificate(nil) }
+	}
+	c, err := tunnel.NewClient(cfg)
+	if err != nil {
+		return nil, UsageError(err)
+	}
+	return c, nil
+}
+
+func (f *tunnelFlags) newServer(ctx context.Context, g *Globals, opts tunnel.Options, profile tlspolicy.Profile, alpn []string, ca *lazyCA) (*tunnel.Server, error) {
+	auth, err := tunnel.ParseClientAuth(f.clientAuth)
+	if err != nil {
+		return nil, UsageError(fmt.Errorf("--client-auth: %w", err))
+	}
+	policy, err := f.policy()
+	if err != nil {
+		return nil, UsageError(err)
+	}
+	cfg := tunnel.ServerConfig{Options: opts, ClientAuth: auth, Policy: policy, ALPN: alpn, BaseTLS: profile.TLSConfig()}
+	if auth != tunnel.ClientAuthOff {
+		if len(f.clientCAs) > 0 {
+			if cfg.ClientCAs, err = readCertPool("--client-ca", f.clientCAs); err != nil {
+				return nil, UsageError(err)
+			}
+		} else {
+			c, err := ca.open(ctx)
+			if err != nil {
+				return nil, err
+			}
+			cfg.ClientCAs = c.RootPool()
+			g.Logger.Info("trusting client certificates from the local CA", "root_sha256", c.RootFingerprint())
+		}
+	} else if len(f.clientCAs) > 0 {
+		return nil, UsageError(errors.New("--client-ca needs --client-auth require or optional"))
+	}
+	var src certsource.Source
+	if f.localCA {
+		c, err := ca.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names := f.localNames
+		if len(names) == 0 {
+			names = tunnel.LocalServerNames()
+		}
+		l, err := tunnel.LocalServerCertificate(ctx, c, names, g.Logger)
+		if err != nil {
+			return nil, err
+		}
+		go l.Run(ctx)
+		src = l
+	} else {
+		files, err := certsource.NewFiles(f.cert, f.key, certsource.FilesOptions{
+			PollInterval: f.reloadInterval, Logger: g.Logger, OnReload: opts.Metrics.CertificateReloaded,
+		})
+		if err != nil {
+			return nil, UsageError(fmt.Errorf("--cert/--key: %w", err))
+		}
+		go files.Run(ctx)
+		src = files
+	}
+	for _, leaf := range src.Leaves() {
+		opts.Metrics.CertificateExpiry(authz.IdentityFromCertificate(leaf).String(), leaf.NotAfter)
+	}
+	cfg.GetCertificate = src.GetCertificate
+	s, err := tunnel.NewServer(cfg)
+	if err != nil {
+		return nil, UsageError(err)
+	}
+	return s, nil
+}
+
+// policy builds the allow rules from the --allow-* flags, naming the flag of
+// any bad one.
+func (f *tunnelFlags) policy() (*authz.Policy, error) {
+	var rules []authz.Rule
+	var errs []string
+	for _, kind := range []authz.Kind{authz.KindURI, authz.KindDNS, authz.KindEmail, authz.KindCN, authz.KindFingerprint, authz.KindSPKI} {
+		for _, v := range *f.allow[kind] {
+			r, err := authz.NewRule(kind, v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("--allow-%s %q: %v", kind, v, err))
+				continue
+			}
+			rules = append(rules, r)
+		}
+	}
+	if f.allowAnyVerified {
+		r, _ := authz.ParseRule(string(authz.KindAny))
+		rules = append(rules, r)
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return authz.NewPolicy(rules...), nil
+}
+
+func readCertPool(flag string, files []string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%s %s: no PEM certificate in the file; give the CA certificate, e.g. from tlsgate ca export-root", flag, name)
+		}
+	}
+	return pool, nil
+}
+
+// lazyCA opens the local CA in the data directory the first time a flag
+// needs it, creating it if missing (as tlsgate serve does).
+type lazyCA struct {
+	g  *Globals
+	ca *pki.CA
+}
+
+func (l *lazyCA) open(ctx context.Context) (*pki.CA, error) {
+	if l.ca != nil {
+		return l.ca, nil
+	}
+	home, err := l.g.Home()
+	if err != nil {
+		return nil, err
+	}
+	var pass []byte
+	if p := os.Getenv("TLSGATE_CA_PASSPHRASE"); p != "" {
+		pass = []byte(p)
+	}
+	existed := pki.Exists(home)
+	ca, err := pki.InitIfMissing(ctx, home, pki.InitOptions{Passphrase: pass})
+	if err != nil {
+		return nil, fmt.Errorf("local CA in %s: %w", pki.Dir(home), err)
+	}
+	if !existed {
+		l.g.Logger.Info("created the local CA", "dir", pki.Dir(home), "root_sha256", ca.RootFingerprint())
+	}
+	l.ca = ca
+	return ca, nil
+}
+
+func (l *lazyCA) close() {
+	if l.ca != nil {
+		l.ca.Close()
+	}
+}

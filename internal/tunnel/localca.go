@@ -1,0 +1,88 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certsource"
+	"github.com/tlsgate/tlsgate/internal/pki"
+)
+
+// LocalServerCertificate returns a certificate source that issues the
+// server-mode certificate from the local CA for names (DNS names and IP
+// literals) and renews it two thirds into its lifetime. Run it (Run) for
+// renewal.
+func LocalServerCertificate(ctx context.Context, ca *pki.CA, names []string, log *slog.Logger) (*certsource.Local, error) {
+	issue := func(ctx context.Context, names []string) (*tls.Certificate, error) {
+		req := pki.Request{Profile: pki.ProfileServer}
+		for _, n := range names {
+			if ip, err := netip.ParseAddr(n); err == nil {
+				req.IPs = append(req.IPs, net.IP(ip.AsSlice()))
+			} else {
+				req.DNS = append(req.DNS, n)
+			}
+		}
+		is, err := ca.IssueLeaf(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return is.TLSCertificate, nil
+	}
+	return certsource.NewLocal(ctx, issue, names, certsource.LocalOptions{Logger: log})
+}
+
+// LocalServerNames are the names LocalServerCertificate uses by default:
+// those of the local CA's zero-configuration server certificate.
+func LocalServerNames() []string {
+	req := pki.LocalServerRequest()
+	names := append([]string(nil), req.DNS...)
+	for _, ip := range req.IPs {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
+// LocalClientIdentity returns a certificate source that issues a client
+// certificate from the local CA for identity and renews it two thirds into
+// its lifetime. The identity is a SPIFFE ID or other URI (a URI SAN), an
+// email address (an email SAN), or a DNS name.
+func LocalClientIdentity(ctx context.Context, ca *pki.CA, identity string, log *slog.Logger) (*certsource.Local, error) {
+	req, err := clientRequest(identity)
+	if err != nil {
+		return nil, err
+	}
+	issue := func(ctx context.Context, _ []string) (*tls.Certificate, error) {
+		is, err := ca.IssueLeaf(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return is.TLSCertificate, nil
+	}
+	return certsource.NewLocal(ctx, issue, []string{identity}, certsource.LocalOptions{Logger: log})
+}
+
+func clientRequest(identity string) (pki.Request, error) {
+	req := pki.Request{Profile: pki.ProfileClient}
+	switch {
+	case identity == "":
+		return req, fmt.Errorf("--local-ca-identity: empty identity; give a SPIFFE ID (spiffe://corp.test/billing), an email address or a DNS name")
+	case strings.HasPrefix(identity, "spiffe:"):
+		if _, err := authz.NewRule(authz.KindURI, identity); err != nil || strings.Contains(identity, "*") {
+			return req, fmt.Errorf("--local-ca-identity %q is not a SPIFFE ID (%v); write spiffe://TRUST-DOMAIN/PATH without wildcards", identity, err)
+		}
+		req.URIs = []string{identity}
+	case strings.Contains(identity, "://") || strings.HasPrefix(identity, "urn:"):
+		req.URIs = []string{identity}
+	case strings.Contains(identity, "@"):
+		req.Emails = []string{identity}
+	default:
+		req.DNS = []string{identity}
+	}
+	return req, nil
+}
