@@ -78,7 +78,7 @@ func explain(err error, chain []*x509.Certificate, name string, at time.Time) (c
 				}
 			}
 		}
-		if len(chain) == 1 && selfSigned(leaf) {
+		if selfSigned(leaf) {
 			return "self_signed", fmt.Sprintf("certificate %q is self-signed: no trusted authority vouches for it; trust it explicitly with --ca or use a certificate from a CA", leaf.Subject.CommonName)
 		}
 		last := chain[len(chain)-1]
