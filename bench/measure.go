@@ -161,6 +161,9 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 				cpu0 := cpuSeconds(s.pids())
 				lr, err := t.run(ctx, s)
 				cpu1 := cpuSeconds(s.pids())
+				if err == nil && lr.ops == 0 {
+					err = fmt.Errorf("the load generator completed no operation in %v", r.o.dur)
+				}
 				if err != nil {
 					res.Failure = firstLine(err.Error())
 					r.logf("%s %s: %v", s.name, t.name, err)

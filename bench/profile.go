@@ -82,6 +82,10 @@ func (r *benchRun) profile(ctx context.Context, t testDef, s *server) {
 			lines = append(lines, fmt.Sprintf("%7.2f%%  %-22s %s", pct, f[1], f[3]))
 		}
 	}
+	if len(lines) == 0 {
+		r.logf("perf %s %s: no samples (%s)", s.name, t.name, firstLine(recOut.String()))
+		return
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s, %s: where the server's CPU time went (%s perf samples at 999 Hz, self time)\n\n",
 		s.name, t.label, samples)

@@ -141,6 +141,11 @@ func (r *benchRun) write() error {
 	if err := os.WriteFile(filepath.Join(r.o.out, "results.txt"), []byte(text.String()), 0o644); err != nil {
 		return err
 	}
+	var md strings.Builder
+	r.writeMarkdown(&md, rep)
+	if err := os.WriteFile(filepath.Join(r.o.out, "results.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
 	charts := []string{filepath.Join(r.o.out, "bench.png")}
 	if r.o.chart != "" {
 		charts = append(charts, r.o.chart)
