@@ -28,7 +28,10 @@ func (r *benchRun) extras(ctx context.Context, e *env, servers []*server) {
 	}
 }
 
-var benchLine = regexp.MustCompile(`(?m)^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op(?:\s+([\d.]+) MB/s)?`)
+var (
+	benchLine   = regexp.MustCompile(`(?m)^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op(.*)$`)
+	benchMetric = regexp.MustCompile(`([\d.]+) (\S+/s)\b`)
+)
 
 // goBench runs the Go benchmarks of one package on the server CPU and adds
 // a row per benchmark: operations per second, and MB/s where the benchmark
@@ -56,9 +59,11 @@ func (r *benchRun) goBench(ctx context.Context, name, pkg, baseline string) {
 	for _, m := range benchLine.FindAllStringSubmatch(out, -1) {
 		ns, _ := strconv.ParseFloat(m[3], 64)
 		row := extraRow{Name: name + ": " + m[1]}
-		if m[4] != "" {
-			row.Value, _ = strconv.ParseFloat(m[4], 64)
-			row.Unit = "MB/s"
+		// A rate the benchmark reports itself (MB/s from SetBytes, or a
+		// custom metric such as certs/s) says more than ns/op.
+		if rate := benchMetric.FindStringSubmatch(m[4]); rate != nil {
+			row.Value, _ = strconv.ParseFloat(rate[1], 64)
+			row.Unit = rate[2]
 		} else if ns > 0 {
 			row.Value, row.Unit = 1e9/ns, "ops/s"
 		}
