@@ -209,10 +209,9 @@ func benchMain() error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
+	// Runs on every return, also after Ctrl-C (ctx makes everything return).
 	p := &procs{}
 	defer p.stopAll()
-	// A second signal during cleanup must not leave children behind either:
-	// the deferred stopAll runs because benchMain returns on ctx.Done.
 
 	run := newRun(o, logf)
 	run.procs = p
@@ -222,6 +221,15 @@ func benchMain() error {
 			if s == m {
 				run.unavailable[s] = m + " is not installed"
 			}
+		}
+		switch m {
+		case "wrk":
+			run.skipTests["h1"], run.skipTests["bulk"] = "wrk is not installed", "wrk is not installed"
+		case "h2load":
+			run.skipTests["h2"] = "h2load (nghttp2-client) is not installed"
+		case "taskset":
+			logf("taskset is missing: nothing is pinned, so compare CPU per operation only")
+			o.serverCPU, o.clientCPU = "", ""
 		}
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {

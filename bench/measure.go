@@ -129,6 +129,10 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 		if !r.o.want(t.name, allTests) {
 			continue
 		}
+		if why, ok := r.skipTests[t.name]; ok {
+			r.logf("%s: not run: %s", t.name, why)
+			continue
+		}
 		var targets []*server
 		for _, s := range servers {
 			if t.applies == nil || t.applies(s) {

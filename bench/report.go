@@ -19,7 +19,8 @@ type benchRun struct {
 	started     time.Time
 	elapsed     time.Duration
 	versions    map[string]string
-	unavailable map[string]string
+	unavailable map[string]string // server -> why it was not measured
+	skipTests   map[string]string // test -> why it was not run
 	results     []*result
 	extraRows   []extraRow
 
@@ -39,7 +40,7 @@ type extraRow struct {
 }
 
 func newRun(o *options, logf func(string, ...any)) *benchRun {
-	return &benchRun{o: o, logf: logf, started: time.Now(), versions: map[string]string{}}
+	return &benchRun{o: o, logf: logf, started: time.Now(), versions: map[string]string{}, skipTests: map[string]string{}}
 }
 
 // finish summarizes repetitions and computes the ratios to nginx.
@@ -111,6 +112,7 @@ type report struct {
 	ClientCPUs  string            `json:"client_cpus"`
 	Versions    map[string]string `json:"versions"`
 	Unavailable map[string]string `json:"not_available"`
+	Skipped     map[string]string `json:"tests_not_run,omitempty"`
 	Results     []*result         `json:"results"`
 	Extras      []extraRow        `json:"extras"`
 	Targets     []targetCheck     `json:"targets"`
@@ -126,7 +128,7 @@ func (r *benchRun) write() error {
 		Started: r.started.UTC(), Seconds: r.elapsed.Seconds(), Mode: mode, Host: hostInfo(),
 		Reps: r.o.reps, Duration: r.o.dur.String(), IdleConns: r.o.idleConns,
 		ServerCPUs: r.o.serverCPU, ClientCPUs: r.o.clientCPU,
-		Versions: r.versions, Unavailable: r.unavailable, Results: r.results, Extras: r.extraRows,
+		Versions: r.versions, Unavailable: r.unavailable, Skipped: r.skipTests, Results: r.results, Extras: r.extraRows,
 		Targets: r.targets(), Profiles: r.profileSummaries,
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
@@ -247,11 +249,16 @@ func (r *benchRun) printTable(w io.Writer, rep report) {
 			num(res.Value.Median), rangeOf(res.Value), ratio(res.ValueVsNginx), cpu, cpuRange, ratio(res.CPUVsNginx),
 			p50, p99, res.Errors, note)
 	}
-	if len(rep.Unavailable) > 0 {
+	if len(rep.Unavailable)+len(rep.Skipped) > 0 {
 		fmt.Fprintln(w, "\nNot measured:")
 		for _, s := range allServers {
 			if why, ok := rep.Unavailable[s]; ok {
 				fmt.Fprintf(w, "  %-12s not available: %s\n", s, why)
+			}
+		}
+		for _, t := range allTests {
+			if why, ok := rep.Skipped[t]; ok {
+				fmt.Fprintf(w, "  test %-7s not run: %s\n", t, why)
 			}
 		}
 	}
