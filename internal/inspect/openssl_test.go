@@ -116,8 +116,8 @@ func (l *lockedBuffer) String() string {
 func TestBadFixturesOpenSSL(t *testing.T) {
 	testtool.Need(t, "openssl")
 	want := map[string]string{
-		"expired": "expired", "not-yet-valid": "not_yet_valid", "wrong-host": "wrong_host", "self-signed": "self_signed",
-		"untrusted-root": "unknown_authority", "missing-intermediate": "incomplete_chain", "cn-only": "no_san",
+		"expired": "expired", "not-yet-valid": "not_yet_valid", "wrong-host": "hostname_mismatch", "self-signed": "self_signed",
+		"untrusted-root": "unknown_authority", "missing-intermediate": "incomplete_chain", "cn-only": "cn_only",
 		"sha1-signed": "weak_signature", "rsa-1024": "weak_key", "wrong-eku": "wrong_usage", "revoked": "revoked",
 	}
 	for _, f := range testpki.BadFixtures(t) {

@@ -142,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Trace, error) {
 	}
 	tr.Certificates.OCSP = describeOCSP(st.OCSPResponse, st.PeerCertificates)
 	name := cfg.ServerName
-	tr.Verification = verifyChain(st.PeerCertificates, roots, rootsDesc, name, now(), tr.Certificates.OCSP)
+	tr.Verification = verifyChain(ctx, st.PeerCertificates, roots, rootsDesc, name, now(), st.OCSPResponse)
 	tr.KeyExchange = keyExchangeInfo(st, d)
 	if tr.ServerHello != nil && tr.ServerHello.Group == nil && tr.KeyExchange.Group != nil {
 		// TLS 1.2 names the group in ServerKeyExchange, right after.
@@ -321,7 +321,7 @@ func Offline(o OfflineOptions) (*Trace, error) {
 	for i, c := range certs {
 		tr.Certificates.Chain = append(tr.Certificates.Chain, describeCert(i, c, at))
 	}
-	tr.Verification = verifyChain(certs, roots, rootsDesc, o.Name, at, nil)
+	tr.Verification = verifyChain(context.Background(), certs, roots, rootsDesc, o.Name, at, nil)
 	return tr, nil
 }
 

@@ -211,6 +211,9 @@ func (tr *Trace) writeVerification(p *printer, n string) {
 	p.head(fmt.Sprintf("%s Verification against %s%s", n, roots, name))
 	if v.Verified {
 		p.line("%s %s", p.good("✔ verified:"), strings.Join(v.VerifiedChain, " → "))
+		for _, w := range v.Warnings {
+			p.line("%s %s", p.warn("!"), w)
+		}
 		return
 	}
 	p.line("%s %s", p.bad("✘ NOT verified:"), v.Reason)

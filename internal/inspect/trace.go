@@ -161,10 +161,14 @@ type VerificationInfo struct {
 	At       time.Time `json:"at"`
 	// Reason says exactly why verification failed, and what to do.
 	Reason string `json:"reason,omitempty"`
-	// Code is a short stable name of the failure (expired, wrong_host, ...).
+	// Code is certcheck's stable name of the failure (expired,
+	// hostname_mismatch, ...).
 	Code string `json:"code,omitempty"`
 	// VerifiedChain is the path from the leaf to a trusted root.
 	VerifiedChain []string `json:"verified_chain,omitempty"`
+	// Warnings are problems that do not fail verification (expiring soon,
+	// revocation status unknown).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // KeyExchangeInfo is step 5.
