@@ -3,8 +3,8 @@
 // supports, and named bad fixtures (expired, wrong host, SHA-1 signed, ...)
 // that each really have the one defect their name promises.
 //
-// Nothing here is for production: keys are reused across fixtures to keep
-// tests fast, and the package calls t.Fatal on any failure.
+// Nothing here is for production: RSA keys are fixed and reused across
+// fixtures to keep tests fast, and the package calls t.Fatal on any failure.
 package testpki
 
 import (
@@ -14,7 +14,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"embed"
+	"encoding/pem"
 	"fmt"
+	"io/fs"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -70,39 +75,69 @@ func (k KeyType) rsaBits() int {
 	return 0
 }
 
-// rsaPoolSize bounds how many distinct RSA keys of each size a test binary
-// generates. RSA key generation costs up to seconds for 4096 bits (more under
-// -race), so keys are handed out round-robin from a small pool. The pool is
-// larger than the longest chain (root, intermediate, leaf), so the
-// certificates of one chain never share a key.
-const rsaPoolSize = 6
+// RSA keys come from a fixed set embedded in testdata/keys (generated once
+// with openssl genpkey): generating a 4096-bit key costs seconds, more under
+// -race, and every package's tests build chains. Keys are handed out
+// round-robin; each size has more keys than the longest chain (root,
+// intermediate, leaf), so one chain never repeats a key when built by one
+// goroutine. The files say "TESTING KEY" so that secret scanners do not
+// mistake them for real keys; they protect nothing.
+//
+//go:embed testdata/keys/*.pem
+var keyFiles embed.FS
 
 type rsaPool struct {
+	once sync.Once
 	mu   sync.Mutex
 	keys []*rsa.PrivateKey
 	next int
+	err  error
 }
 
 var rsaPools = map[int]*rsaPool{1024: {}, 2048: {}, 4096: {}}
 
 func (p *rsaPool) get(bits int) (*rsa.PrivateKey, error) {
+	p.once.Do(func() { p.keys, p.err = loadRSAKeys(bits) })
+	if p.err != nil {
+		return nil, p.err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	i := p.next % rsaPoolSize
+	k := p.keys[p.next%len(p.keys)]
 	p.next++
-	if i < len(p.keys) {
-		return p.keys[i], nil
-	}
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		return nil, err
-	}
-	p.keys = append(p.keys, k)
 	return k, nil
 }
 
+func loadRSAKeys(bits int) ([]*rsa.PrivateKey, error) {
+	names, err := fs.Glob(keyFiles, fmt.Sprintf("testdata/keys/rsa%d-*.pem", bits))
+	if err != nil || len(names) < 3 {
+		return nil, fmt.Errorf("testpki: want at least 3 embedded RSA-%d keys, found %d (%v)", bits, len(names), err)
+	}
+	var keys []*rsa.PrivateKey
+	for _, n := range names {
+		b, err := keyFiles.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		block, _ := pem.Decode([]byte(strings.ReplaceAll(string(b), "TESTING KEY", "PRIVATE KEY")))
+		if block == nil {
+			return nil, fmt.Errorf("testpki: %s: no PEM block", n)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("testpki: %s: %w", n, err)
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok || rk.N.BitLen() != bits {
+			return nil, fmt.Errorf("testpki: %s is not an RSA-%d key", n, bits)
+		}
+		keys = append(keys, rk)
+	}
+	return keys, nil
+}
+
 // NewKey returns a private key of type k. ECDSA and Ed25519 keys are always
-// fresh; RSA keys may come from a small per-size pool (see rsaPoolSize).
+// fresh; RSA keys come from a small embedded set (see keyFiles).
 func NewKey(t testing.TB, k KeyType) crypto.Signer {
 	t.Helper()
 	key, err := newKey(k)

@@ -276,25 +276,37 @@ func TestClientFixture(t *testing.T) {
 	}
 }
 
-// handshake runs a TLS handshake over an in-memory pipe with a deadline and
-// returns the client's error.
+// handshake runs a TLS handshake over loopback TCP (a net.Pipe would
+// deadlock when the client aborts while the server still writes) and returns
+// the client's error.
 func handshake(t *testing.T, cert tls.Certificate, roots *x509.CertPool, serverName string) error {
 	t.Helper()
-	c, s := net.Pipe()
-	defer c.Close()
-	defer s.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	c.SetDeadline(deadline)
-	s.SetDeadline(deadline)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
 	go func() {
-		srv := tls.Server(s, &tls.Config{Certificates: []tls.Certificate{cert}})
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		srv := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
 		srv.Handshake()
 		srv.Close()
 	}()
-	cli := tls.Client(c, &tls.Config{RootCAs: roots, ServerName: serverName})
+	defer func() { <-done }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return cli.HandshakeContext(ctx)
+	d := tls.Dialer{Config: &tls.Config{RootCAs: roots, ServerName: serverName}, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
+	conn, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+	if err == nil {
+		conn.Close()
+	}
+	return err
 }
 
 func TestTLSCertificateHandshake(t *testing.T) {
@@ -398,5 +410,24 @@ func TestSHA1NeedsRSAOrECDSA(t *testing.T) {
 	ec := NewCA(t, ECDSAP256).Issue(t, Leaf{SHA1: true})
 	if ec.Cert.SignatureAlgorithm != x509.ECDSAWithSHA1 {
 		t.Errorf("signature algorithm %v, want ECDSA-SHA1", ec.Cert.SignatureAlgorithm)
+	}
+}
+
+func TestEmbeddedRSAKeys(t *testing.T) {
+	for _, bits := range []int{1024, 2048, 4096} {
+		keys, err := loadRSAKeys(bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, k := range keys {
+			if err := k.Validate(); err != nil {
+				t.Errorf("RSA-%d key invalid: %v", bits, err)
+			}
+			if seen[k.N.String()] {
+				t.Errorf("RSA-%d keys repeat", bits)
+			}
+			seen[k.N.String()] = true
+		}
 	}
 }
