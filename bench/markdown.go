@@ -20,11 +20,11 @@ func (r *benchRun) writeMarkdown(w io.Writer, rep report) {
 		}
 	}
 	fmt.Fprintf(w, "Versions: %s.\n\n", strings.Join(vs, ", "))
-	fmt.Fprintln(w, "| test | server | median (min-max) | vs nginx | server CPU ms/1k ops (min-max) | vs nginx | p99 ms | note |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| test | server | median (min-max) | vs nginx | server CPU ms/1k ops (min-max) | vs nginx | p99 ms | context switches/op | note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, res := range r.results {
 		if len(res.Samples) == 0 {
-			fmt.Fprintf(w, "| %s | %s | failed: %s | | | | | |\n", res.Test, res.Server, res.Failure)
+			fmt.Fprintf(w, "| %s | %s | failed: %s | | | | | | |\n", res.Test, res.Server, res.Failure)
 			continue
 		}
 		val := num(res.Value.Median) + " " + res.Unit
@@ -46,8 +46,8 @@ func (r *benchRun) writeMarkdown(w io.Writer, rep report) {
 		if res.Errors > 0 {
 			note = strings.TrimSpace(fmt.Sprintf("%s; %d errors", note, res.Errors))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", res.Test, res.Server, val,
-			ratio(res.ValueVsNginx), cpu, ratio(res.CPUVsNginx), p99, note)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", res.Test, res.Server, val,
+			ratio(res.ValueVsNginx), cpu, ratio(res.CPUVsNginx), p99, num(res.CtxSwitches), note)
 	}
 	if len(rep.Unavailable) > 0 {
 		fmt.Fprintln(w)
@@ -79,14 +79,14 @@ func (r *benchRun) writeMarkdown(w io.Writer, rep report) {
 	}
 	if len(r.profileSummaries) > 0 {
 		fmt.Fprintln(w, "\nWhere the server CPU went (perf, share of samples):")
-		fmt.Fprintf(w, "\n| server | test | %s |\n", strings.Join(bucketOrder, " | "))
-		fmt.Fprintln(w, "|---|---|"+strings.Repeat("---|", len(bucketOrder)))
+		fmt.Fprintf(w, "\n| server | test | syscalls/op | %s |\n", strings.Join(bucketOrder, " | "))
+		fmt.Fprintln(w, "|---|---|---|"+strings.Repeat("---|", len(bucketOrder)))
 		for _, p := range r.profileSummaries {
 			var cells []string
 			for _, k := range bucketOrder {
 				cells = append(cells, fmt.Sprintf("%.0f%%", p.Buckets[k]))
 			}
-			fmt.Fprintf(w, "| %s | %s | %s |\n", p.Server, p.Test, strings.Join(cells, " | "))
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", p.Server, p.Test, num(p.SyscallsPerOp), strings.Join(cells, " | "))
 		}
 	}
 }

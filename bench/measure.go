@@ -21,6 +21,8 @@ type sample struct {
 	Seconds float64 `json:"seconds,omitempty"`
 	Errors  int64   `json:"errors,omitempty"`
 	Note    string  `json:"note,omitempty"`
+	// Context switches of the server per operation.
+	CtxSwitchesPerOp float64 `json:"server_context_switches_per_op,omitempty"`
 }
 
 // summary is the median and range over repetitions.
@@ -54,8 +56,10 @@ type result struct {
 	CPU     *summary `json:"server_cpu_ms_per_1k,omitempty"`
 	P50     *summary `json:"p50_ms,omitempty"`
 	P99     *summary `json:"p99_ms,omitempty"`
-	Errors  int64    `json:"errors"`
-	Failure string   `json:"failure,omitempty"`
+	// Median context switches per operation.
+	CtxSwitches float64 `json:"server_context_switches_per_op,omitempty"`
+	Errors      int64   `json:"errors"`
+	Failure     string  `json:"failure,omitempty"`
 	// Ratios to nginx in the same run: Value and CPU.
 	ValueVsNginx float64 `json:"value_vs_nginx,omitempty"`
 	CPUVsNginx   float64 `json:"cpu_vs_nginx,omitempty"`
@@ -162,9 +166,9 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 				if res.Failure != "" || ctx.Err() != nil {
 					continue
 				}
-				cpu0 := cpuSeconds(s.pids())
+				csw0, cpu0 := ctxSwitches(s.pids()), cpuSeconds(s.pids())
 				lr, err := t.run(ctx, s)
-				cpu1 := cpuSeconds(s.pids())
+				cpu1, csw1 := cpuSeconds(s.pids()), ctxSwitches(s.pids())
 				if err == nil && lr.ops == 0 {
 					err = fmt.Errorf("the load generator completed no operation in %v", r.o.dur)
 				}
@@ -177,6 +181,7 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 					Seconds: lr.seconds, Errors: lr.errors, Note: lr.note}
 				if t.cpu && lr.ops > 0 {
 					smp.CPUms = (cpu1 - cpu0) / float64(lr.ops) * 1e6
+					smp.CtxSwitchesPerOp = float64(csw1-csw0) / float64(lr.ops)
 				}
 				res.Samples = append(res.Samples, smp)
 				res.Errors += lr.errors

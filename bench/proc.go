@@ -243,3 +243,29 @@ func selfPath() string {
 	p, _ = filepath.EvalSymlinks(p)
 	return p
 }
+
+// ctxSwitches is the number of context switches, voluntary and not, of
+// roots and their descendants, summed over all threads: a count, so a busy
+// machine does not skew it the way it skews time.
+func ctxSwitches(roots []int) uint64 {
+	var n uint64
+	for _, r := range roots {
+		for _, pid := range tree(r) {
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+			for _, t := range tasks {
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+				if err != nil {
+					continue
+				}
+				for _, line := range strings.Split(string(b), "\n") {
+					name, v, ok := strings.Cut(line, ":")
+					if ok && (name == "voluntary_ctxt_switches" || name == "nonvoluntary_ctxt_switches") {
+						c, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+						n += c
+					}
+				}
+			}
+		}
+	}
+	return n
+}

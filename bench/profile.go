@@ -44,14 +44,44 @@ func (r *benchRun) profile(ctx context.Context, t testDef, s *server) {
 	r.procs.track(rec)
 	exited := make(chan struct{})
 	go func() { rec.Wait(); close(exited) }()
+	// System calls of every kind, counted by the kernel's tracepoint: unlike
+	// /proc/PID/io this sees recv/send and epoll as well as read/write.
+	statFile := base + ".stat"
+	defer os.Remove(statFile)
+	stat := exec.Command("perf", "stat", "-x", ",", "-o", statFile, "-e", "raw_syscalls:sys_enter", "-p", strings.Join(pids, ","))
+	stat.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	statExited := make(chan struct{})
+	if err := stat.Start(); err == nil {
+		r.procs.track(stat)
+		go func() { stat.Wait(); close(statExited) }()
+	} else {
+		close(statExited)
+	}
 	time.Sleep(300 * time.Millisecond) // let perf attach before the load starts
-	_, runErr := t.run(ctx, s)
-	_ = syscall.Kill(rec.Process.Pid, syscall.SIGINT)
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
+	lr, runErr := t.run(ctx, s)
+	for _, c := range []*exec.Cmd{rec, stat} {
+		if c.Process != nil {
+			_ = syscall.Kill(c.Process.Pid, syscall.SIGINT)
+		}
+	}
+	for _, ch := range []chan struct{}{exited, statExited} {
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+		}
 	}
 	r.procs.stop(rec)
+	r.procs.stop(stat)
+	var syscallsPerOp float64
+	if b, err := os.ReadFile(statFile); err == nil && lr.ops > 0 {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Split(line, ",")
+			if len(f) > 2 && strings.Contains(line, "raw_syscalls:sys_enter") {
+				n, _ := strconv.ParseFloat(f[0], 64)
+				syscallsPerOp = n / float64(lr.ops)
+			}
+		}
+	}
 	if runErr != nil {
 		r.logf("perf %s %s: the profiled run failed: %v", s.name, t.name, runErr)
 		return
@@ -87,8 +117,9 @@ func (r *benchRun) profile(ctx context.Context, t testDef, s *server) {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s, %s: where the server's CPU time went (%s perf samples at 999 Hz, self time)\n\n",
+	fmt.Fprintf(&b, "%s, %s: where the server's CPU time went (%s perf samples at 999 Hz, self time)\n",
 		s.name, t.label, samples)
+	fmt.Fprintf(&b, "system calls per operation (all kinds): %.2f\n\n", syscallsPerOp)
 	for _, k := range bucketOrder {
 		if buckets[k] > 0 {
 			fmt.Fprintf(&b, "%7.2f%%  %s\n", buckets[k], k)
@@ -96,7 +127,8 @@ func (r *benchRun) profile(ctx context.Context, t testDef, s *server) {
 	}
 	b.WriteString("\nheaviest functions:\n")
 	b.WriteString(strings.Join(lines, "\n") + "\n")
-	r.profileSummaries = append(r.profileSummaries, profileSummary{Server: s.name, Test: t.name, Buckets: buckets})
+	r.profileSummaries = append(r.profileSummaries, profileSummary{Server: s.name, Test: t.name, Buckets: buckets,
+		SyscallsPerOp: syscallsPerOp})
 	if err := os.WriteFile(base+".txt", []byte(b.String()), 0o644); err != nil {
 		r.logf("perf: %v", err)
 		return
@@ -152,4 +184,6 @@ type profileSummary struct {
 	Server  string             `json:"server"`
 	Test    string             `json:"test"`
 	Buckets map[string]float64 `json:"percent_by_kind"`
+	// SyscallsPerOp counts every system call of the server per operation.
+	SyscallsPerOp float64 `json:"syscalls_per_op"`
 }

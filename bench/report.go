@@ -48,9 +48,12 @@ func (r *benchRun) finish(elapsed time.Duration) {
 	r.elapsed = elapsed
 	nginx := map[string]*result{}
 	for _, res := range r.results {
-		var vals, cpu, p50, p99 []float64
+		var vals, cpu, p50, p99, csw []float64
 		for _, s := range res.Samples {
 			vals = append(vals, s.Value)
+			if s.CPUms > 0 {
+				csw = append(csw, s.CtxSwitchesPerOp)
+			}
 			if s.CPUms > 0 {
 				cpu = append(cpu, s.CPUms)
 			}
@@ -60,6 +63,7 @@ func (r *benchRun) finish(elapsed time.Duration) {
 			}
 		}
 		res.Value = summarize(vals)
+		res.CtxSwitches = summarize(csw).Median
 		if len(cpu) > 0 {
 			c := summarize(cpu)
 			res.CPU = &c
@@ -213,7 +217,8 @@ func (r *benchRun) printTable(w io.Writer, rep report) {
 	fmt.Fprintf(w, "\ntlsgate bench, %s run, %d repetition(s) of %s, server on CPU %q, load on CPU %q, %s, load average at end %s\n",
 		rep.Mode, rep.Reps, rep.Duration, rep.ServerCPUs, rep.ClientCPUs, rep.Host["cpu"], rep.Host["loadavg_at_end"])
 	fmt.Fprintln(w, "Figures are medians (min-max); ratios compare medians with nginx in this same run.")
-	fmt.Fprintln(w, "Server CPU is the server's own user+system time per 1,000 operations, in ms (= µs per operation).")
+	fmt.Fprintln(w, "Server CPU is the server's own user+system time per 1,000 operations, in ms (= µs per operation);")
+	fmt.Fprintln(w, "csw/op is its context switches per operation, over all its threads and processes.")
 	var vs []string
 	for _, s := range allServers {
 		if v, ok := rep.Versions[s]; ok {
@@ -226,8 +231,9 @@ func (r *benchRun) printTable(w io.Writer, rep report) {
 		if res.Test != lastTest {
 			lastTest = res.Test
 			fmt.Fprintf(w, "\n%s [%s]\n", res.Label, res.Unit)
-			fmt.Fprintf(w, "  %-12s %10s %-19s %7s %12s %-15s %7s %8s %8s %6s  %s\n",
-				"server", "value", "(min-max)", "/nginx", "CPU ms/1k", "(min-max)", "/nginx", "p50 ms", "p99 ms", "errors", "note")
+			fmt.Fprintf(w, "  %-12s %10s %-19s %7s %12s %-15s %7s %8s %8s %6s %6s  %s\n",
+				"server", "value", "(min-max)", "/nginx", "CPU ms/1k", "(min-max)", "/nginx", "p50 ms", "p99 ms",
+				"csw/op", "errors", "note")
 		}
 		if len(res.Samples) == 0 {
 			fmt.Fprintf(w, "  %-12s failed: %s\n", res.Server, res.Failure)
@@ -245,9 +251,9 @@ func (r *benchRun) printTable(w io.Writer, rep report) {
 		if res.Failure != "" {
 			note = "failed later: " + res.Failure
 		}
-		fmt.Fprintf(w, "  %-12s %10s %-19s %7s %12s %-15s %7s %8s %8s %6d  %s\n", res.Server,
+		fmt.Fprintf(w, "  %-12s %10s %-19s %7s %12s %-15s %7s %8s %8s %6s %6d  %s\n", res.Server,
 			num(res.Value.Median), rangeOf(res.Value), ratio(res.ValueVsNginx), cpu, cpuRange, ratio(res.CPUVsNginx),
-			p50, p99, res.Errors, note)
+			p50, p99, num(res.CtxSwitches), res.Errors, note)
 	}
 	if len(rep.Unavailable)+len(rep.Skipped) > 0 {
 		fmt.Fprintln(w, "\nNot measured:")
