@@ -12,6 +12,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // Reason is a stable, machine-readable verdict code, fit for metric labels
@@ -41,7 +43,7 @@ const (
 
 // Default policy thresholds.
 const (
-	DefaultMinRSABits = 2048
+	DefaultMinRSABits = tlspolicy.MinRSABits
 	// ExpiryWarningDays: a valid leaf closer than this to expiry gets a warning.
 	ExpiryWarningDays = 14
 )

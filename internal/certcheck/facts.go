@@ -2,15 +2,14 @@ package certcheck
 
 import (
 	"bytes"
-	"crypto/dsa"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // Facts describe one certificate of a chain.
@@ -69,30 +68,18 @@ func describeChain(chain []*x509.Certificate, at time.Time) []Facts {
 // KeyDescription names a certificate's public key: "RSA 2048",
 // "ECDSA P-256", "Ed25519".
 func KeyDescription(c *x509.Certificate) string {
-	switch k := c.PublicKey.(type) {
-	case *rsa.PublicKey:
-		return fmt.Sprintf("RSA %d", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		return "ECDSA " + k.Curve.Params().Name
-	case ed25519.PublicKey:
-		return "Ed25519"
-	case *dsa.PublicKey:
-		return fmt.Sprintf("DSA %d", k.P.BitLen())
-	}
-	return c.PublicKeyAlgorithm.String()
+	_, desc := tlspolicy.PublicKeyStrength(c.PublicKey)
+	return desc
 }
 
-// weakKey reports whether c's key is below policy and describes it.
+// weakKey reports whether c's key is below policy (tlspolicy's strength
+// classes; RSA against minRSA) and describes it.
 func weakKey(c *x509.Certificate, minRSA int) (bool, string) {
-	switch k := c.PublicKey.(type) {
-	case *rsa.PublicKey:
+	if k, ok := c.PublicKey.(*rsa.PublicKey); ok {
 		return k.N.BitLen() < minRSA, fmt.Sprintf("%d-bit RSA key", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		return k.Curve.Params().BitSize < 256, fmt.Sprintf("%s key", k.Curve.Params().Name)
-	case *dsa.PublicKey:
-		return true, fmt.Sprintf("%d-bit DSA key", k.P.BitLen())
 	}
-	return false, ""
+	s, desc := tlspolicy.PublicKeyStrength(c.PublicKey)
+	return s != tlspolicy.StrengthUnknown && s < tlspolicy.Acceptable, desc + " key"
 }
 
 // selfSigned reports whether c names itself as issuer and its own key

@@ -3,6 +3,8 @@ package tlspolicy
 import (
 	"crypto/tls"
 	"testing"
+
+	"github.com/tlsgate/tlsgate/internal/testpki"
 )
 
 func TestVersions(t *testing.T) {
@@ -125,5 +127,30 @@ func TestSSLv2CipherKinds(t *testing.T) {
 	}
 	if exports != 2 {
 		t.Errorf("%d SSLv2 export kinds, want 2", exports)
+	}
+}
+
+func TestKeyStrength(t *testing.T) {
+	for bits, want := range map[int]Strength{512: Insecure, 1023: Insecure, 1024: Weak, 2048: Acceptable, 3072: Strong, 4096: Strong} {
+		if got := ModulusStrength(bits); got != want {
+			t.Errorf("modulus %d: %v, want %v", bits, got, want)
+		}
+	}
+	for bits, want := range map[int]Strength{160: Insecure, 192: Insecure, 224: Acceptable, 256: Strong, 521: Strong} {
+		if got := CurveStrength(bits); got != want {
+			t.Errorf("curve %d: %v, want %v", bits, got, want)
+		}
+	}
+}
+
+func TestPublicKeyStrength(t *testing.T) {
+	for kt, want := range map[testpki.KeyType]Strength{
+		testpki.RSA1024: Weak, testpki.RSA2048: Acceptable, testpki.RSA4096: Strong,
+		testpki.ECDSAP256: Strong, testpki.ECDSAP384: Strong, testpki.Ed25519: Strong,
+	} {
+		got, desc := PublicKeyStrength(testpki.NewKey(t, kt).Public())
+		if got != want || desc == "" {
+			t.Errorf("%v: %v %q, want %v", kt, got, desc, want)
+		}
 	}
 }
