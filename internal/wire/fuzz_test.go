@@ -306,6 +306,18 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			}
 		}
 	}
+	// The DHE flight with a CertificateRequest.
+	if flight, err := os.ReadFile(dheFlight); err == nil {
+		seed("FuzzReader", flight)
+		for _, m := range readAll(t, flight, VersionTLS12) {
+			switch raw := m.Handshake.Bytes(); m.Handshake.Type {
+			case TypeServerKeyExchange:
+				seed("FuzzParseServerKeyExchange", raw, uint8(KeyExchangeDHE), VersionTLS12)
+			case TypeCertificateRequest:
+				seed("FuzzParseCertificateRequest", raw, VersionTLS12)
+			}
+		}
+	}
 	// Messages no capture holds: built ones.
 	for _, m := range sampleMessages() {
 		b, err := m.Marshal()
