@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
-	"net"
 	"time"
 )
 
@@ -62,7 +61,7 @@ func (a *accessLog) denied(reason, rule, msg string) {
 }
 
 // relay moves bytes until both sides are done and writes the access line.
-func (a *accessLog) relay(accepted, target net.Conn) {
+func (a *accessLog) relay(accepted, target end) {
 	a.b.m.open.Inc()
 	defer a.b.m.open.Dec()
 	a.b.log.Debug("connection established", a.base()...)

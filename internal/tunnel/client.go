@@ -123,7 +123,8 @@ func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *sessio
 	}
 	// Nothing has been read from the local connection yet, and nothing
 	// will be until the target has proved who it is.
-	tc := tls.Client(raw, c.tlsConf)
+	batch := &batchConn{Conn: raw}
+	tc := tls.Client(batch, c.tlsConf)
 	hctx, cancel := context.WithTimeout(ctx, c.opts.HandshakeTimeout)
 	err = tc.HandshakeContext(hctx)
 	cancel()
@@ -139,7 +140,7 @@ func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *sessio
 	if len(cs.PeerCertificates) > 0 {
 		al.peer = authz.IdentityFromCertificate(cs.PeerCertificates[0]).String()
 	}
-	al.relay(local, tc)
+	al.relay(end{Conn: local}, end{Conn: tc, tls: tc, batch: batch})
 }
 
 func checkPins(cs tls.ConnectionState, pins map[string]bool) error {

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -28,11 +29,19 @@ func (c *byteCount) add(n int) {
 	c.counter.Add(float64(n))
 }
 
+// end is one side of a relay. For a TLS side, tls and batch let the relay
+// read and write whole batches of records.
+type end struct {
+	net.Conn
+	tls   *tls.Conn
+	batch *batchConn
+}
+
 // relay copies both ways between the accepted connection and the target
 // until both directions end. A clean end of one direction is passed on as a
 // half-close, so request/response protocols that close their write side
 // still get their answer; an error on either side closes both.
-func relay(accepted, target net.Conn, up, down *byteCount) error {
+func relay(accepted, target end, up, down *byteCount) error {
 	errc := make(chan error, 2)
 	go func() { errc <- pipe(target, accepted, up) }()
 	go func() { errc <- pipe(accepted, target, down) }()
@@ -48,21 +57,30 @@ func relay(accepted, target net.Conn, up, down *byteCount) error {
 }
 
 // pipe copies src to dst and half-closes dst at the end of src.
-func pipe(dst, src net.Conn, count *byteCount) error {
+func pipe(dst, src end, count *byteCount) error {
 	bp := relayBuffers.Get().(*[]byte)
 	defer relayBuffers.Put(bp)
 	buf := *bp
 	for {
 		n, rerr := src.Read(buf)
+		if rerr == nil && src.tls != nil {
+			n, rerr = readMore(src.tls, buf, n)
+		}
 		if n > 0 {
-			w, werr := dst.Write(buf[:n])
+			var w int
+			var werr error
+			if dst.tls != nil {
+				w, werr = tlsWrite(dst.tls, dst.batch, buf[:n])
+			} else {
+				w, werr = dst.Write(buf[:n])
+			}
 			count.add(w)
 			if werr != nil {
 				return werr
 			}
 		}
 		if rerr == io.EOF {
-			return closeWrite(dst)
+			return closeWrite(dst.Conn)
 		}
 		if rerr != nil {
 			return rerr

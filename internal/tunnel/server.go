@@ -153,7 +153,8 @@ func (s *Server) closeDenied() {
 
 func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, sess *session) {
 	al := accessLog{b: s.base, start: time.Now(), client: c.RemoteAddr().String()}
-	tc := tls.Server(c, s.tlsConf)
+	batch := &batchConn{Conn: c}
+	tc := tls.Server(batch, s.tlsConf)
 	sess.add(tc)
 	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
@@ -196,5 +197,5 @@ func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, sess *session
 	if !sess.add(raw) {
 		return
 	}
-	al.relay(tc, raw)
+	al.relay(end{Conn: tc, tls: tc, batch: batch}, end{Conn: raw})
 }
