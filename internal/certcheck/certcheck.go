@@ -82,6 +82,10 @@ type Result struct {
 	Certificates []Facts `json:"certificates,omitempty"`
 	// Revocation holds the revocation answers obtained, leaf first.
 	Revocation []RevocationStatus `json:"revocation,omitempty"`
+	// Problems lists every fault found when the check fails: the verdict
+	// first, then others crypto/x509 stopped before reporting (an expired
+	// certificate that is also for the wrong host).
+	Problems []Problem `json:"problems,omitempty"`
 	// Warnings are problems that do not fail the check (expiring soon,
 	// revocation status unknown).
 	Warnings []string `json:"warnings,omitempty"`
@@ -129,7 +133,8 @@ func Verify(ctx context.Context, in Input) Result {
 		at = time.Now()
 	}
 	if len(in.Chain) == 0 || in.Chain[0] == nil {
-		return Result{Reason: ReasonNoCertificate, Message: "no certificate was presented: configure the peer to send its certificate chain"}
+		msg := "no certificate was presented: configure the peer to send its certificate chain"
+		return Result{Reason: ReasonNoCertificate, Message: msg, Problems: []Problem{{ReasonNoCertificate, msg}}}
 	}
 	usages := in.Usages
 	if usages == nil {
@@ -149,22 +154,24 @@ func Verify(ctx context.Context, in Input) Result {
 		CurrentTime:   at,
 		KeyUsages:     usages,
 	})
+	minRSA := in.MinRSABits
+	if minRSA == 0 {
+		minRSA = DefaultMinRSABits
+	}
 	if err != nil {
 		res.Err = err
 		res.Reason, res.Message = explain(err, in.Chain, in.Name, usages, at)
+		withProblems(&res, in.Chain, in.Name, usages, at, minRSA)
 		return res
 	}
 	res.Chains = chains
 	chain := chains[0]
 
-	minRSA := in.MinRSABits
-	if minRSA == 0 {
-		minRSA = DefaultMinRSABits
-	}
 	for i, c := range chain {
 		if weak, what := weakKey(c, minRSA); weak {
 			res.Reason = ReasonWeakKey
 			res.Message = weakKeyMessage(c, i, len(chain), what, minRSA)
+			withProblems(&res, in.Chain, in.Name, usages, at, minRSA)
 			return res
 		}
 	}

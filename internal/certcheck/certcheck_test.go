@@ -94,6 +94,16 @@ func TestBadFixturesNameTheirReason(t *testing.T) {
 			if !strings.Contains(r.Message, ": ") {
 				t.Errorf("message %q does not say what to do", r.Message)
 			}
+			if len(r.Problems) == 0 || r.Problems[0].Reason != w.reason {
+				t.Errorf("problems %v do not start with the verdict", r.Problems)
+			}
+			for i, p := range r.Problems {
+				for _, q := range r.Problems[i+1:] {
+					if p == q {
+						t.Errorf("problem listed twice: %v", p)
+					}
+				}
+			}
 			if ReasonOf(r.AsError()) != w.reason {
 				t.Errorf("ReasonOf(AsError()) = %s", ReasonOf(r.AsError()))
 			}
@@ -316,5 +326,27 @@ func TestOCSPNotOnEd25519(t *testing.T) {
 	f := testpki.Good(t, testpki.Ed25519)
 	if r := verifyFixture(f, func(in *Input) { in.Stapled = f.OCSP }); !r.OK {
 		t.Errorf("%s", r.Message)
+	}
+}
+
+func TestEveryProblemIsListed(t *testing.T) {
+	now := time.Now()
+	ca := testpki.NewCA(t, testpki.RSA2048)
+	is := ca.Issue(t, testpki.Leaf{
+		DNS: []string{"other.test"}, KeyType: testpki.RSA1024,
+		NotBefore: now.AddDate(0, 0, -60), NotAfter: now.AddDate(0, 0, -3),
+		EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	r := Verify(context.Background(), Input{Chain: is.Chain(), Roots: is.Roots(), Name: "localhost"})
+	var got []Reason
+	for _, p := range r.Problems {
+		got = append(got, p.Reason)
+	}
+	want := []Reason{ReasonExpired, ReasonWeakKey, ReasonHostnameMismatch, ReasonWrongUsage}
+	if r.Reason != ReasonExpired || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("reason %s, problems %v, want %v", r.Reason, got, want)
+	}
+	if ok := verifyFixture(testpki.Good(t, testpki.ECDSAP256), nil); len(ok.Problems) != 0 {
+		t.Errorf("good chain has problems %v", ok.Problems)
 	}
 }

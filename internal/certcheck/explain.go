@@ -47,15 +47,9 @@ func explainInvalid(e x509.CertificateInvalidError, leaf *x509.Certificate, usag
 	isLeaf := c.Equal(leaf)
 	switch e.Reason {
 	case x509.Expired:
-		if at.Before(c.NotBefore) {
-			msg := fmt.Sprintf("%s is not valid until %s (%s)", role(c, isLeaf), date(c.NotBefore), relDays(daysUntil(c.NotBefore, at)))
-			return ReasonNotYetValid, msg + ": check this machine's clock and the issuing CA's clock, or wait until then"
+		if r, msg, bad := validity(c, isLeaf, at); bad {
+			return r, msg
 		}
-		msg := fmt.Sprintf("%s expired on %s (%s)", role(c, isLeaf), date(c.NotAfter), relDays(daysUntil(c.NotAfter, at)))
-		if isLeaf {
-			return ReasonExpired, msg + ": renew it (tlsgate ca renew --cert FILE) and reload the server"
-		}
-		return ReasonExpired, msg + ": replace the CA certificate the server sends or trusts with a current one"
 	case x509.IncompatibleUsage:
 		return ReasonWrongUsage, fmt.Sprintf("%s allows %s, not %s: issue one whose extended key usage includes %s",
 			role(c, isLeaf), allowedUsages(leaf), usageNames(usages), usageShort(usages))
@@ -70,6 +64,22 @@ func explainInvalid(e x509.CertificateInvalidError, leaf *x509.Certificate, usag
 			role(c, false), usageNames(usages))
 	}
 	return ReasonOther, fmt.Sprintf("%s is invalid: %v", role(c, isLeaf), e)
+}
+
+// validity reports whether c is outside its validity period at at.
+func validity(c *x509.Certificate, isLeaf bool, at time.Time) (Reason, string, bool) {
+	if at.Before(c.NotBefore) {
+		msg := fmt.Sprintf("%s is not valid until %s (%s)", role(c, isLeaf), date(c.NotBefore), relDays(daysUntil(c.NotBefore, at)))
+		return ReasonNotYetValid, msg + ": check this machine's clock and the issuing CA's clock, or wait until then", true
+	}
+	if at.After(c.NotAfter) {
+		msg := fmt.Sprintf("%s expired on %s (%s)", role(c, isLeaf), date(c.NotAfter), relDays(daysUntil(c.NotAfter, at)))
+		if isLeaf {
+			return ReasonExpired, msg + ": renew it (tlsgate ca renew --cert FILE) and reload the server", true
+		}
+		return ReasonExpired, msg + ": replace the CA certificate the server sends or trusts with a current one", true
+	}
+	return ReasonOK, "", false
 }
 
 func explainHostname(c *x509.Certificate, host string) (Reason, string) {

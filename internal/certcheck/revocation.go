@@ -205,6 +205,7 @@ func checkRevocation(ctx context.Context, in Input, chain []*x509.Certificate, a
 			}
 			res.Message = fmt.Sprintf("%s (serial %s) was revoked on %s (%s) according to the %s%s: replace it with a newly issued certificate",
 				role(cert, i == 0), st.Serial, date(st.RevokedAt), relDays(daysUntil(st.RevokedAt, at)), st.Source, reason)
+			res.Problems = []Problem{{res.Reason, res.Message}}
 			return *res, true
 		}
 		if st.State == RevocationUnknown {
