@@ -511,3 +511,42 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestClientCertificate(t *testing.T) {
+	srv := testpki.Good(t, testpki.ECDSAP256)
+	client := testpki.Client(t)
+	cfiles := client.WriteFiles(t, t.TempDir())
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		s := serve(t, &tls.Config{Certificates: []tls.Certificate{srv.TLSCertificate()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: client.Roots, MaxVersion: version})
+		o := fixtureOptions(t, srv, s.addr)
+
+		// Without a certificate the server refuses, and inspect says what to pass.
+		tr, err := run(t, o)
+		var ce *ConnectionError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "--cert and --key") {
+			t.Errorf("%x without client certificate: %v", version, err)
+		}
+		if tr == nil || tr.ClientAuth == nil || !tr.ClientAuth.Requested || tr.ClientAuth.Sent != "" || tr.ClientAuth.Refused == "" {
+			t.Errorf("%x client auth %+v", version, tr.ClientAuth)
+		}
+
+		// With one, it verifies and the trace names it.
+		o.ClientCertFile, o.ClientKeyFile = cfiles.Chain, cfiles.Key
+		o.Request = true
+		tr, err = run(t, o)
+		if err != nil {
+			t.Fatalf("%x with client certificate: %v", version, err)
+		}
+		if !strings.Contains(tr.ClientAuth.Sent, "billing") || len(tr.ClientAuth.AcceptableCAs) != 1 || tr.HTTP.Status != 200 {
+			t.Errorf("%x client auth %+v, HTTP %+v", version, tr.ClientAuth, tr.HTTP)
+		}
+		if got := s.lastState(t); len(got.PeerCertificates) == 0 {
+			t.Errorf("%x: server received no client certificate", version)
+		}
+	}
+	// A key without a certificate is a usage error.
+	var ue *UsageError
+	if _, err := Run(context.Background(), Options{Target: "localhost:1", ClientKeyFile: cfiles.Key}); !errors.As(err, &ue) {
+		t.Errorf("--key alone: %v", err)
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +44,26 @@ type ConnectionError struct{ Err error }
 
 func (e *ConnectionError) Error() string { return e.Err.Error() }
 func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// clientAuthWait is how long inspect waits, after a TLS 1.3 handshake that
+// sent a client certificate, for the server to refuse it.
+const clientAuthWait = 500 * time.Millisecond
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// distinguishedName renders a DER-encoded name.
+func distinguishedName(der []byte) string {
+	var rdn pkix.RDNSequence
+	if _, err := asn1.Unmarshal(der, &rdn); err != nil {
+		return fmt.Sprintf("(unreadable name, %d bytes)", len(der))
+	}
+	var n pkix.Name
+	n.FillFromRDNSequence(&rdn)
+	return n.String()
+}
 
 // maxBody bounds how much of an HTTP response body inspect reads.
 const maxBody = 64 << 10
@@ -95,6 +118,7 @@ func Run(ctx context.Context, o Options) (*Trace, error) {
 	default:
 		return nil, usagef("unsupported TLS version 0x%04x: use TLS 1.2 or 1.3", o.Version)
 	}
+	var clientCert *tls.Certificate
 	if o.ClientCertFile != "" || o.ClientKeyFile != "" {
 		if o.ClientCertFile == "" || o.ClientKeyFile == "" {
 			return nil, usagef("--cert and --key go together: a client certificate needs its private key")
@@ -103,7 +127,23 @@ func Run(ctx context.Context, o Options) (*Trace, error) {
 		if err != nil {
 			return nil, usagef("client certificate %s / %s: %v", o.ClientCertFile, o.ClientKeyFile, err)
 		}
-		cfg.Certificates = []tls.Certificate{pair}
+		clientCert = &pair
+	}
+	// Record whether the server asks for a client certificate, and answer
+	// with the one given (or none).
+	clientAuth := &ClientAuthInfo{}
+	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		clientAuth.Requested = true
+		for _, dn := range cri.AcceptableCAs {
+			clientAuth.AcceptableCAs = append(clientAuth.AcceptableCAs, distinguishedName(dn))
+		}
+		if clientCert == nil {
+			return &tls.Certificate{}, nil
+		}
+		if leaf, err := x509.ParseCertificate(clientCert.Certificate[0]); err == nil {
+			clientAuth.Sent = leaf.Subject.String()
+		}
+		return clientCert, nil
 	}
 
 	start := time.Now()
@@ -125,11 +165,29 @@ func Run(ctx context.Context, o Options) (*Trace, error) {
 	hsErr := conn.HandshakeContext(ctx)
 	hsDur := time.Since(hsStart)
 
+	if hsErr == nil && clientAuth.Requested && conn.ConnectionState().Version == tls.VersionTLS13 && !o.Request {
+		// A TLS 1.3 client finishes before the server has checked its
+		// certificate; a refusal arrives as an alert right after.
+		conn.SetReadDeadline(time.Now().Add(clientAuthWait))
+		if _, err := conn.Read(make([]byte, 1)); err != nil && !isTimeout(err) && err != io.EOF {
+			hsErr = err
+		}
+		conn.SetReadDeadline(time.Time{})
+		if dl, ok := ctx.Deadline(); ok {
+			raw.SetDeadline(dl)
+		}
+	}
+	if clientAuth.Requested {
+		tr.ClientAuth = clientAuth
+		if hsErr != nil {
+			clientAuth.Refused = hsErr.Error()
+		}
+	}
 	d := decodeRecording(tap.snapshot())
 	tr.fillHellos(d)
 	if hsErr != nil {
 		tr.Records = d.records
-		tr.Error = handshakeError(t, hsErr, d)
+		tr.Error = handshakeError(t, hsErr, d, clientAuth)
 		return tr, &ConnectionError{errors.New(tr.Error)}
 	}
 	st := conn.ConnectionState()
@@ -189,7 +247,7 @@ func (tr *Trace) fillHellos(d *decoded) {
 }
 
 // handshakeError says why the handshake failed and what to try.
-func handshakeError(t *Target, err error, d *decoded) string {
+func handshakeError(t *Target, err error, d *decoded, ca *ClientAuthInfo) string {
 	msg := fmt.Sprintf("TLS handshake with %s failed: %v", t.hostPort(), err)
 	for _, a := range d.alerts {
 		msg += fmt.Sprintf(" (the server sent alert %s)", a)
@@ -197,12 +255,14 @@ func handshakeError(t *Target, err error, d *decoded) string {
 	}
 	s := err.Error()
 	switch {
+	case ca.Requested && ca.Sent == "":
+		msg += ": the server requires a client certificate: pass --cert and --key"
+	case ca.Requested:
+		msg += ": the server refused the client certificate " + ca.Sent + ": check that its issuer is one the server accepts"
 	case strings.Contains(s, "does not look like a TLS handshake") || strings.Contains(s, "record overflow") && len(d.serverHellos) == 0:
 		msg += ": the port does not speak TLS; if it serves plain HTTP, inspect http://" + t.hostPort() + t.Path
 	case strings.Contains(s, "protocol version"):
 		msg += ": client and server share no TLS version; try without --tls1.2/--tls1.3"
-	case strings.Contains(s, "certificate required") || strings.Contains(s, "bad certificate"):
-		msg += ": the server wants a client certificate: pass --cert and --key"
 	case strings.Contains(s, "handshake failure"):
 		msg += ": client and server share no cipher suite or group (run tlsgate scan for what the server accepts)"
 	}

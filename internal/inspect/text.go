@@ -101,6 +101,17 @@ func (tr *Trace) WriteText(w io.Writer, opt TextOptions) {
 	if tr.Verification != nil {
 		tr.writeVerification(p, "4.")
 	}
+	if ca := tr.ClientAuth; ca != nil {
+		p.head("Client certificate (mutual TLS)")
+		p.field("requested", "yes: the server asks who the client is")
+		if len(ca.AcceptableCAs) > 0 {
+			p.list("issuers accepted", ca.AcceptableCAs)
+		}
+		p.field("sent", orNone(ca.Sent, "none (pass --cert and --key)"))
+		if ca.Refused != "" {
+			p.field("refused", p.bad(ca.Refused))
+		}
+	}
 	if k := tr.KeyExchange; k != nil {
 		p.head("5. Key exchange")
 		method := k.Method

@@ -20,6 +20,7 @@ type Trace struct {
 	ServerHello       *ServerHelloInfo  `json:"server_hello,omitempty"`
 	Certificates      *CertificatesInfo `json:"certificates,omitempty"`
 	Verification      *VerificationInfo `json:"verification,omitempty"`
+	ClientAuth        *ClientAuthInfo   `json:"client_auth,omitempty"`
 	KeyExchange       *KeyExchangeInfo  `json:"key_exchange,omitempty"`
 	Finished          *FinishedInfo     `json:"finished,omitempty"`
 	HTTP              *HTTPInfo         `json:"http,omitempty"`
@@ -169,6 +170,17 @@ type VerificationInfo struct {
 	// Warnings are problems that do not fail verification (expiring soon,
 	// revocation status unknown).
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ClientAuthInfo is present when the server asked for a client certificate
+// (mutual TLS).
+type ClientAuthInfo struct {
+	Requested     bool     `json:"requested"`
+	AcceptableCAs []string `json:"acceptable_cas"`
+	// Sent is the subject of the certificate sent, "" when none was.
+	Sent string `json:"sent"`
+	// Refused is the server's refusal, when it refused.
+	Refused string `json:"refused,omitempty"`
 }
 
 // KeyExchangeInfo is step 5.
