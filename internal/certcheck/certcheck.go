@@ -41,6 +41,13 @@ const (
 	ReasonOther            Reason = "other"
 )
 
+// Reasons lists every Reason, for pre-registering metric label values.
+func Reasons() []Reason {
+	return []Reason{ReasonOK, ReasonNoCertificate, ReasonExpired, ReasonNotYetValid, ReasonHostnameMismatch, ReasonCNOnly,
+		ReasonSelfSigned, ReasonUnknownAuthority, ReasonIncompleteChain, ReasonWeakSignature, ReasonWeakKey, ReasonRevoked,
+		ReasonWrongUsage, ReasonInvalidCA, ReasonNameConstraints, ReasonRejectedByPeer, ReasonOther}
+}
+
 // Default policy thresholds.
 const (
 	DefaultMinRSABits = tlspolicy.MinRSABits

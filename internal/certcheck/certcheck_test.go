@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/tlsgate/tlsgate/internal/testpki"
 )
 
@@ -45,7 +47,6 @@ func TestGoodFixturesVerify(t *testing.T) {
 }
 
 func TestBadFixturesNameTheirReason(t *testing.T) {
-	now := time.Now()
 	want := map[string]struct {
 		reason Reason
 		says   func(f *testpki.Fixture) []string
@@ -73,7 +74,11 @@ func TestBadFixturesNameTheirReason(t *testing.T) {
 			return []string{"allows only client authentication (clientAuth), not server authentication", "includes serverAuth"}
 		}},
 		"revoked": {ReasonRevoked, func(f *testpki.Fixture) []string {
-			return []string{"revoked on " + date(now), "(today)", "OCSP staple", "keyCompromise"}
+			resp, err := ocsp.ParseResponse(f.OCSP, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{"revoked on " + date(resp.RevokedAt), "(today)", "OCSP staple", "keyCompromise"}
 		}},
 	}
 	for _, f := range testpki.BadFixtures(t) {
@@ -108,6 +113,19 @@ func TestBadFixturesNameTheirReason(t *testing.T) {
 				t.Errorf("ReasonOf(AsError()) = %s", ReasonOf(r.AsError()))
 			}
 		})
+	}
+}
+
+func TestReasonsAreListedOnce(t *testing.T) {
+	seen := map[Reason]bool{}
+	for _, r := range Reasons() {
+		if seen[r] || r == "" || strings.ToLower(string(r)) != string(r) {
+			t.Errorf("reason %q repeated, empty or not lower case", r)
+		}
+		seen[r] = true
+	}
+	if !seen[ReasonIncompleteChain] || !seen[ReasonOther] || len(seen) != 17 {
+		t.Errorf("Reasons() has %d entries", len(seen))
 	}
 }
 
