@@ -59,7 +59,9 @@ type result struct {
 	// Median context switches per operation.
 	CtxSwitches float64 `json:"server_context_switches_per_op,omitempty"`
 	Errors      int64   `json:"errors"`
-	Failure     string  `json:"failure,omitempty"`
+	// Failure is the last failed repetition's error; Failures counts them.
+	Failure  string `json:"failure,omitempty"`
+	Failures int    `json:"failed_repetitions,omitempty"`
 	// Ratios to nginx in the same run: Value and CPU.
 	ValueVsNginx float64 `json:"value_vs_nginx,omitempty"`
 	CPUVsNginx   float64 `json:"cpu_vs_nginx,omitempty"`
@@ -163,8 +165,8 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 			for i := range targets {
 				s := targets[(i+rep)%len(targets)]
 				res := byServer[s.name]
-				if res.Failure != "" || ctx.Err() != nil {
-					continue
+				if res.Failures >= 2 || ctx.Err() != nil {
+					continue // a server that failed twice would only waste the run's time
 				}
 				csw0, cpu0 := ctxSwitches(s.pids()), cpuSeconds(s.pids())
 				lr, err := t.run(ctx, s)
@@ -173,8 +175,9 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 					err = fmt.Errorf("the load generator completed no operation in %v", r.o.dur)
 				}
 				if err != nil {
+					res.Failures++
 					res.Failure = firstLine(err.Error())
-					r.logf("%s %s: %v", s.name, t.name, err)
+					r.logf("%s %s rep %d failed: %v", s.name, t.name, rep+1, err)
 					continue
 				}
 				smp := sample{Value: lr.rate, P50ms: lr.p50ms, P99ms: lr.p99ms, Ops: lr.ops,
@@ -191,7 +194,7 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 		}
 		if r.o.perf && t.cpu {
 			for _, s := range targets {
-				if byServer[s.name].Failure == "" && ctx.Err() == nil {
+				if len(byServer[s.name].Samples) > 0 && ctx.Err() == nil {
 					r.profile(ctx, t, s)
 				}
 			}

@@ -249,7 +249,7 @@ func (r *benchRun) printTable(w io.Writer, rep report) {
 		}
 		note := res.Samples[len(res.Samples)-1].Note
 		if res.Failure != "" {
-			note = "failed later: " + res.Failure
+			note = fmt.Sprintf("%d repetition(s) failed: %s", res.Failures, res.Failure)
 		}
 		fmt.Fprintf(w, "  %-12s %10s %-19s %7s %12s %-15s %7s %8s %8s %6s %6d  %s\n", res.Server,
 			num(res.Value.Median), rangeOf(res.Value), ratio(res.ValueVsNginx), cpu, cpuRange, ratio(res.CPUVsNginx),
