@@ -368,3 +368,49 @@ func TestEveryProblemIsListed(t *testing.T) {
 		t.Errorf("good chain has problems %v", ok.Problems)
 	}
 }
+
+func TestVerifyConnection(t *testing.T) {
+	for _, tc := range []struct {
+		f    *testpki.Fixture
+		want Reason
+	}{
+		{testpki.Revoked(t), ReasonRevoked},
+		{testpki.WeakKey(t), ReasonWeakKey},
+		{testpki.Good(t, testpki.ECDSAP384), ReasonOK},
+	} {
+		t.Run(tc.f.Name, func(t *testing.T) {
+			cert := tc.f.TLSCertificate()
+			cert.OCSPStaple = tc.f.OCSP
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				s := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+				s.Handshake()
+				s.Close()
+			}()
+			defer func() { <-done }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			conf := &tls.Config{RootCAs: tc.f.Roots, ServerName: tc.f.ServerName,
+				VerifyConnection: VerifyConnection(ctx, Input{Roots: tc.f.Roots})}
+			d := tls.Dialer{Config: conf, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
+			conn, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+			if err == nil {
+				conn.Close()
+			}
+			if got := ReasonOf(err); got != tc.want {
+				t.Errorf("reason %s (%v), want %s", got, err, tc.want)
+			}
+		})
+	}
+}
