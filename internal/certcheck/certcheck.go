@@ -177,7 +177,7 @@ func Verify(ctx context.Context, in Input) Result {
 	for i, c := range chain {
 		if weak, what := weakKey(c, minRSA); weak {
 			res.Reason = ReasonWeakKey
-			res.Message = weakKeyMessage(c, i, len(chain), what, minRSA)
+			res.Message = weakKeyMessage(c, i == 0, what, minRSA)
 			withProblems(&res, in.Chain, in.Name, usages, at, minRSA)
 			return res
 		}

@@ -159,9 +159,9 @@ func weakSignatureMessage(c *x509.Certificate, isLeaf bool) (Reason, string) {
 		role(c, isLeaf), c.SignatureAlgorithm)
 }
 
-func weakKeyMessage(c *x509.Certificate, i, n int, what string, minRSA int) string {
-	return fmt.Sprintf("%s has a %s, below the minimum (RSA %d bits, ECDSA P-256): reissue it with an ECDSA P-256 or RSA %d-bit key",
-		role(c, i == 0), what, minRSA, minRSA)
+func weakKeyMessage(c *x509.Certificate, isLeaf bool, what string, minRSA int) string {
+	return fmt.Sprintf("%s has a weak %s, below the minimum (RSA %d bits, ECDSA P-256): reissue it with an ECDSA P-256 or RSA %d-bit key",
+		role(c, isLeaf), what, minRSA, minRSA)
 }
 
 func expiresSoonMessage(c *x509.Certificate, at time.Time) string {

@@ -35,7 +35,7 @@ func otherProblems(chain []*x509.Certificate, name string, usages []x509.ExtKeyU
 			add(r, msg)
 		}
 		if weak, what := weakKey(c, minRSA); weak {
-			add(ReasonWeakKey, weakKeyMessage(c, i, len(chain), what, minRSA))
+			add(ReasonWeakKey, weakKeyMessage(c, i == 0, what, minRSA))
 		}
 	}
 	if name != "" {
