@@ -30,8 +30,8 @@ var clientEKU = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 // (required) and /whoami (optional).
 type interopGateway struct {
 	*testGateway
-	port   string
-	root   string // PEM file of the trusted root
+	port       string
+	root       string // PEM file of the trusted root
 	clientCert testpki.Files
 }
 

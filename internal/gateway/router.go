@@ -88,10 +88,14 @@ func hostOnly(hostport string) (string, bool) {
 			return "", false
 		}
 		h = h[:i]
+		if strings.IndexByte(h, ':') >= 0 {
+			return "", false // an IPv6 literal needs brackets
+		}
 	}
 	h = normalizeHost(h)
-	if _, err := netip.ParseAddr(h); err == nil {
-		return h, true
+	if a, err := netip.ParseAddr(h); err == nil {
+		// A zone names an interface of the client's machine, never a site.
+		return h, a.Zone() == ""
 	}
 	return h, validDNSName(h)
 }
