@@ -295,7 +295,7 @@ func benchMain() error {
 	}
 	run.measureAll(ctx, servers)
 	if ctx.Err() == nil {
-		run.extras(ctx, e, servers)
+		run.extras(ctx, e)
 	}
 	run.finish(time.Since(started))
 	if err := run.write(); err != nil {
