@@ -171,39 +171,54 @@ func (rn *run) hello(ctx context.Context, sp helloSpec) (*exchange, error) {
 	if _, err := c.Write(out); err != nil {
 		return ex, nil // a server that resets on our hello refused it
 	}
+	err = readAnswer(ex, sp.readToDone)
+	if err != nil && ex.hello == nil && isTimeout(err) {
+		return ex, fmt.Errorf("no answer from %s within the timeout: %w", rn.addr, err)
+	}
+	if err != nil && !isTimeout(err) && errors.Is(err, errUndecodable) {
+		return ex, fmt.Errorf("%s: %w", rn.addr, err)
+	}
+	return ex, nil
+}
+
+var errUndecodable = errors.New("undecodable ServerHello")
+
+// readAnswer reads the server's answer to a ClientHello into ex: an alert,
+// or a ServerHello and, with toDone, the cleartext messages up to
+// ServerHelloDone. It reads at most 16 messages. The bytes are the server's
+// and untrusted; FuzzReadAnswer feeds it garbage.
+func readAnswer(ex *exchange, toDone bool) error {
 	for i := 0; i < 16; i++ {
 		m, err := ex.reader.Next()
 		if err != nil {
-			if ex.hello == nil && isTimeout(err) {
-				return ex, fmt.Errorf("no answer from %s within the timeout: %w", rn.addr, err)
-			}
-			return ex, nil
+			return err
 		}
 		switch {
 		case m.Type == wire.TypeAlert:
 			if a, err := wire.ParseAlert(m.Data); err == nil {
 				ex.alert = &a
 			}
-			return ex, nil
+			return nil
 		case m.Type != wire.TypeHandshake || m.Handshake == nil:
-			return ex, nil
+			return nil
 		}
 		raw, err := m.Handshake.Marshal()
 		if err != nil {
-			return ex, nil
+			return nil
 		}
 		switch m.Handshake.Type {
 		case wire.TypeServerHello:
 			sh, err := wire.ParseServerHello(raw)
 			if err != nil {
-				return ex, fmt.Errorf("undecodable ServerHello from %s: %w", rn.addr, err)
+				return fmt.Errorf("%w: %v", errUndecodable, err)
 			}
-			ex.hello = sh
-			if ex.version, err = sh.SelectedVersion(); err != nil {
-				return ex, fmt.Errorf("undecodable ServerHello from %s: %w", rn.addr, err)
+			v, err := sh.SelectedVersion()
+			if err != nil {
+				return fmt.Errorf("%w: %v", errUndecodable, err)
 			}
-			if !sp.readToDone || ex.version >= VersionTLS13 || sh.IsHelloRetryRequest() {
-				return ex, nil
+			ex.hello, ex.version = sh, v
+			if !toDone || v >= VersionTLS13 || sh.IsHelloRetryRequest() {
+				return nil
 			}
 		case wire.TypeCertificate:
 			if cm, err := wire.ParseCertificate(raw); err == nil {
@@ -215,10 +230,10 @@ func (rn *run) hello(ctx context.Context, sp helloSpec) (*exchange, error) {
 			ex.status = true
 		case wire.TypeServerHelloDone:
 			ex.helloEnd = true
-			return ex, nil
+			return nil
 		}
 	}
-	return ex, nil
+	return nil
 }
 
 func isTimeout(err error) bool {
