@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -9,10 +10,11 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlsgate/tlsgate/internal/certcheck"
 )
 
 // oidSCTList is the X.509 extension that embeds Signed Certificate
@@ -66,7 +68,12 @@ func embeddedSCTs(c *x509.Certificate) int {
 
 // checkCertificate describes the chain a server sent and decides whether a
 // client that knows roots (nil: the system roots) would trust it for host.
-func checkCertificate(chain []*x509.Certificate, host string, roots *x509.CertPool, stapledSCTs int, now time.Time) *CertificateResult {
+//
+// Trust is certcheck's verdict with the name check left out, so that a
+// name mismatch grades M rather than T, and with the key-size floor lowered,
+// because the rating weighs key size itself (a 1024-bit key caps at B, it
+// does not make the certificate untrusted).
+func checkCertificate(ctx context.Context, chain []*x509.Certificate, host string, roots *x509.CertPool, stapledOCSP []byte, stapledSCTs int, now time.Time) *CertificateResult {
 	if len(chain) == 0 {
 		return nil
 	}
@@ -99,23 +106,28 @@ func checkCertificate(chain []*x509.Certificate, host string, roots *x509.CertPo
 	}
 	cr.NameMatches = leaf.VerifyHostname(host) == nil
 
+	verdict := certcheck.Verify(ctx, certcheck.Input{Chain: chain, Roots: roots, At: now, Stapled: stapledOCSP, MinRSABits: 512})
+	cr.Trusted = verdict.OK
+	if !verdict.OK {
+		cr.TrustProblem = verdict.Message
+	}
+	incomplete := verdict.Reason == certcheck.ReasonIncompleteChain
+	for _, p := range verdict.Problems {
+		incomplete = incomplete || p.Reason == certcheck.ReasonIncompleteChain
+	}
+
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
-	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now}
-	_, err := leaf.Verify(opts)
-	cr.Trusted = err == nil
-	if err != nil {
-		cr.TrustProblem = trustProblem(err, leaf, now)
-	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter}
 	// Completeness does not depend on the date: verify again in the middle
 	// of the leaf's validity so that an expired chain can still be complete.
 	mid := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
 	opts.CurrentTime = mid
-	_, err = leaf.Verify(opts)
+	_, err := leaf.Verify(opts)
 	var ua x509.UnknownAuthorityError
-	cr.ChainComplete = !(errors.As(err, &ua) && !cr.SelfSigned && !isSelfSigned(chain[len(chain)-1]))
+	cr.ChainComplete = !incomplete && !(errors.As(err, &ua) && !cr.SelfSigned && !isSelfSigned(chain[len(chain)-1]))
 	return cr
 }
 
@@ -129,25 +141,4 @@ func ipStrings(c *x509.Certificate) []string {
 
 func isSelfSigned(c *x509.Certificate) bool {
 	return string(c.RawIssuer) == string(c.RawSubject) && c.CheckSignatureFrom(c) == nil
-}
-
-// trustProblem says in a sentence why verification failed.
-func trustProblem(err error, leaf *x509.Certificate, now time.Time) string {
-	var inv x509.CertificateInvalidError
-	var ua x509.UnknownAuthorityError
-	switch {
-	case errors.As(err, &inv) && inv.Reason == x509.Expired:
-		if now.After(leaf.NotAfter) {
-			return fmt.Sprintf("expired on %s (%d days ago)", leaf.NotAfter.UTC().Format("2006-01-02"), int(now.Sub(leaf.NotAfter).Hours()/24))
-		}
-		if now.Before(leaf.NotBefore) {
-			return fmt.Sprintf("not valid before %s", leaf.NotBefore.UTC().Format("2006-01-02"))
-		}
-		return "a certificate in the chain is expired or not yet valid"
-	case errors.As(err, &ua) && isSelfSigned(leaf):
-		return "self-signed certificate"
-	case errors.As(err, &ua):
-		return "issued by an unknown authority (" + leaf.Issuer.String() + "); pass its root with --ca or serve the missing intermediate"
-	}
-	return err.Error()
 }

@@ -228,7 +228,7 @@ func (rn *run) keepRawCerts(v uint16, byID map[uint16]*exchange) {
 	}
 }
 
-func probeCertificateFallback(_ context.Context, rn *run) {
+func probeCertificateFallback(ctx context.Context, rn *run) {
 	rn.mu.Lock()
 	have := rn.r.Certificate != nil
 	raw := rn.rawCerts
@@ -249,7 +249,7 @@ func probeCertificateFallback(_ context.Context, rn *run) {
 	if host == "" {
 		host = rn.t.Host
 	}
-	cr := checkCertificate(chain, host, rn.s.opts.Roots, 0, rn.s.opts.Now())
+	cr := checkCertificate(ctx, chain, host, rn.s.opts.Roots, nil, 0, rn.s.opts.Now())
 	rn.update(func(r *Result) { r.Certificate = cr })
 }
 

@@ -74,7 +74,7 @@ func probeHandshake(ctx context.Context, rn *run) {
 	if host == "" {
 		host = rn.t.Host
 	}
-	cr := checkCertificate(st.PeerCertificates, host, rn.s.opts.Roots, len(st.SignedCertificateTimestamps), rn.s.opts.Now())
+	cr := checkCertificate(ctx, st.PeerCertificates, host, rn.s.opts.Roots, st.OCSPResponse, len(st.SignedCertificateTimestamps), rn.s.opts.Now())
 	rn.update(func(r *Result) {
 		if cr != nil {
 			r.Certificate = cr

@@ -123,7 +123,7 @@ func weakServers(t *testing.T) []weakServer {
 		{
 			name: "missing intermediate", leaf: leafSpec{noInter: true}, openssl: []string{},
 			versions: []uint16{VersionTLS12, VersionTLS13},
-			grade:    "T", trusted: "B", caps: []string{"intermediate", "unknown authority"},
+			grade:    "T", trusted: "B", caps: []string{"intermediate certificate is missing", "was not sent"},
 			check: func(t *testing.T, r *Result) {
 				if r.Certificate.ChainComplete {
 					t.Error("chain reported complete without the intermediate")
