@@ -24,8 +24,13 @@ type decoded struct {
 	problems     []string // what could not be decoded
 }
 
-// excerptLen is how many bytes of each record the trace keeps.
-const excerptLen = 32
+// How many bytes of each record the trace keeps: enough to recognise a TLS
+// record, and for plain HTTP enough to read headers and the start of a body,
+// which is the point of showing it.
+const (
+	excerptLen     = 32
+	httpExcerptLen = 512
+)
 
 // decodeRecording decodes both directions of a recorded TLS connection.
 func decodeRecording(chunks []chunk) *decoded {
@@ -143,7 +148,7 @@ func recordList(client, server *stream, tls13 bool) []RecordInfo {
 			rec, n, err := wire.ParseRecord(s.data[off:], 0)
 			if err != nil {
 				info := RecordInfo{Direction: dir.String(), ContentType: "unparsed", Length: len(s.data) - off, Note: "not a complete TLS record: " + err.Error()}
-				info.Hex, info.ASCII = excerpt(s.data[off:])
+				info.Hex, info.ASCII = excerpt(s.data[off:], excerptLen)
 				c := s.chunkAt(off)
 				info.AtMillis = millis(s.times[c])
 				all = append(all, placed{s.seqs[c], off, info})
@@ -180,7 +185,7 @@ func recordList(client, server *stream, tls13 bool) []RecordInfo {
 					st.ccs = true
 				}
 			}
-			info.Hex, info.ASCII = excerpt(rec.Fragment)
+			info.Hex, info.ASCII = excerpt(rec.Fragment, excerptLen)
 			all = append(all, placed{s.seqs[c], off, info})
 			off += n
 		}
@@ -226,8 +231,8 @@ func noteTLS13(recs []RecordInfo) {
 	}
 }
 
-func excerpt(b []byte) (hexs, ascii string) {
-	b = b[:min(len(b), excerptLen)]
+func excerpt(b []byte, n int) (hexs, ascii string) {
+	b = b[:min(len(b), n)]
 	var sb strings.Builder
 	for _, c := range b {
 		if c >= 0x20 && c < 0x7f {

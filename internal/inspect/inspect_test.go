@@ -423,7 +423,7 @@ func TestPlainHTTP(t *testing.T) {
 	for _, r := range tr.Records {
 		wire += r.ASCII
 	}
-	if !strings.Contains(wire, "GET /pay HTTP/1.1") {
+	if !strings.Contains(wire, "GET /pay HTTP/1.1") || !strings.Contains(wire, `"card":"4111 1111 1111 1111"`) {
 		t.Errorf("request not visible in the records: %q", wire)
 	}
 	var text bytes.Buffer

@@ -335,7 +335,7 @@ func runPlainHTTP(ctx context.Context, tr *Trace, o Options) error {
 	err = readResponse(tap, tr.HTTP)
 	for i, c := range tap.snapshot() {
 		r := RecordInfo{Index: i + 1, Direction: c.dir.String(), AtMillis: millis(c.at), ContentType: "plain_http", Length: len(c.data)}
-		r.Hex, r.ASCII = excerpt(c.data)
+		r.Hex, r.ASCII = excerpt(c.data, httpExcerptLen)
 		tr.Records = append(tr.Records, r)
 	}
 	tr.RecordingTruncated = tap.truncated
