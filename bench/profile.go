@@ -127,6 +127,23 @@ func (r *benchRun) profile(ctx context.Context, t testDef, s *server) {
 	}
 	b.WriteString("\nheaviest functions:\n")
 	b.WriteString(strings.Join(lines, "\n") + "\n")
+	// Inclusive time (the function and all it calls) names the code paths,
+	// e.g. the request handler, that the self times above add up to.
+	if out, err := runCmd(ctx, 2*time.Minute, "", "perf", "report", "-i", data, "--stdio", "--children",
+		"--sort", "symbol", "-g", "none"); err == nil {
+		b.WriteString("\nheaviest code paths (inclusive: the function and everything it calls):\n")
+		n := 0
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) < 4 || strings.HasPrefix(line, "#") || !strings.HasSuffix(f[0], "%") || f[2] == "[k]" {
+				continue
+			}
+			fmt.Fprintf(&b, "%7s  %s\n", f[0], strings.Join(f[3:], " "))
+			if n++; n == 30 {
+				break
+			}
+		}
+	}
 	r.profileSummaries = append(r.profileSummaries, profileSummary{Server: s.name, Test: t.name, Buckets: buckets,
 		SyscallsPerOp: syscallsPerOp})
 	if err := os.WriteFile(base+".txt", []byte(b.String()), 0o644); err != nil {
