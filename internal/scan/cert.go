@@ -116,18 +116,17 @@ func checkCertificate(ctx context.Context, chain []*x509.Certificate, host strin
 		incomplete = incomplete || p.Reason == certcheck.ReasonIncompleteChain
 	}
 
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
+	// Completeness does not depend on the date or on the leaf's signature:
+	// the last certificate sent must be a root or be signed by one, checked
+	// in the middle of its own validity.
+	last := chain[len(chain)-1]
+	if !incomplete && !isSelfSigned(last) {
+		mid := last.NotBefore.Add(last.NotAfter.Sub(last.NotBefore) / 2)
+		_, err := last.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: mid, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+		var ua x509.UnknownAuthorityError
+		incomplete = errors.As(err, &ua)
 	}
-	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter}
-	// Completeness does not depend on the date: verify again in the middle
-	// of the leaf's validity so that an expired chain can still be complete.
-	mid := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
-	opts.CurrentTime = mid
-	_, err := leaf.Verify(opts)
-	var ua x509.UnknownAuthorityError
-	cr.ChainComplete = !incomplete && !(errors.As(err, &ua) && !cr.SelfSigned && !isSelfSigned(chain[len(chain)-1]))
+	cr.ChainComplete = !incomplete
 	return cr
 }
 

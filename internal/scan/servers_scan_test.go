@@ -42,7 +42,7 @@ func dh1024(t *testing.T) string {
 	t.Helper()
 	bin := testtool.Need(t, "openssl")
 	dhOnce.Do(func() {
-		dhFile = filepath.Join(t.TempDir(), "..", "dh1024.pem")
+		dhFile = filepath.Join(sharedDir, "dh1024.pem")
 		out, err := exec.Command(bin, "dhparam", "-out", dhFile, "1024").CombinedOutput()
 		if err != nil {
 			dhErr = err
@@ -82,11 +82,11 @@ func weakServers(t *testing.T) []weakServer {
 		},
 		{
 			// Debian's OpenSSL 3 is built without 3DES; crypto/tls still has it.
-			name: "3DES", goTLS: &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12,
-				CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA}},
+			name: "3DES and RC4", goTLS: &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12,
+				CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA, tls.TLS_RSA_WITH_RC4_128_SHA}},
 			versions: []uint16{VersionTLS10, VersionTLS11, VersionTLS12},
-			vuln:     []string{"sweet32", "beast"},
-			grade:    "C", caps: []string{"SWEET32"},
+			vuln:     []string{"sweet32", "beast", "rc4"},
+			grade:    "C", caps: []string{"SWEET32", "RC4 is accepted with TLS 1.1 or newer"},
 			check: func(t *testing.T, r *Result) {
 				if p := r.Protocol(VersionTLS12); p == nil || !slices.ContainsFunc(p.Suites, func(s Suite) bool { return s.ID == 0x000a }) {
 					t.Errorf("TLS 1.2 suites do not include TLS_RSA_WITH_3DES_EDE_CBC_SHA: %+v", p)
@@ -127,6 +127,21 @@ func weakServers(t *testing.T) []weakServer {
 			check: func(t *testing.T, r *Result) {
 				if r.Certificate.ChainComplete {
 					t.Error("chain reported complete without the intermediate")
+				}
+			},
+		},
+		{
+			name: "SHA-1 certificate", leaf: leafSpec{sha1: true}, openssl: []string{"-min_protocol", "TLSv1.2", "-cipher", "DEFAULT:@SECLEVEL=0"},
+			versions: []uint16{VersionTLS12, VersionTLS13},
+			grade:    "T", trusted: "A-", caps: []string{"not trusted"},
+		},
+		{
+			name: "1024-bit RSA key", leaf: leafSpec{rsa1024: true}, openssl: []string{"-min_protocol", "TLSv1.2", "-cipher", "DEFAULT:@SECLEVEL=0"},
+			versions: []uint16{VersionTLS12, VersionTLS13},
+			grade:    "B", caps: []string{"certificate key of 1024 bits"},
+			check: func(t *testing.T, r *Result) {
+				if r.Certificate.KeyBits != 1024 || r.Rating.KeyExchangeScore != 80 {
+					t.Errorf("key %d bits, key exchange score %d: want 1024 and 80", r.Certificate.KeyBits, r.Rating.KeyExchangeScore)
 				}
 			},
 		},

@@ -20,6 +20,21 @@ import (
 	"github.com/tlsgate/tlsgate/internal/testtool"
 )
 
+// sharedDir holds files that several tests use (a DH group is slow to
+// generate); TestMain removes it.
+var sharedDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	if sharedDir, err = os.MkdirTemp("", "tlsgate-scan-test"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(sharedDir)
+	os.Exit(code)
+}
+
 // freePort asks the kernel for a loopback port nobody uses right now.
 func freePort(t testing.TB) int {
 	t.Helper()

@@ -120,9 +120,9 @@ func TestAgreesWithTestssl(t *testing.T) {
 		{"TLS 1.0 DHE-1024 static RSA", func(t *testing.T, lf leafFiles) string {
 			return startOpenSSL(t, lf, "-min_protocol", "TLSv1", "-no_tls1_3", "-cipher", "DHE-RSA-AES128-SHA:AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0", "-dhparam", dh1024(t))
 		}},
-		{"Go with 3DES", func(t *testing.T, lf leafFiles) string {
+		{"Go with 3DES and RC4", func(t *testing.T, lf leafFiles) string {
 			return startGoServer(t, lf, &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12,
-				CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA}}, nil)
+				CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA, tls.TLS_RSA_WITH_RC4_128_SHA}}, nil)
 		}},
 	}
 	type pair struct {
