@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/certcheck"
 )
 
 // accessLog gathers what one connection did and writes one line for it at
@@ -47,8 +50,12 @@ func (a *accessLog) refused(result string, err error) {
 	a.b.log.Warn("connection refused", append(a.base(), "result", result, "error", err.Error())...)
 }
 
-// handshakeFailed logs a connection whose TLS handshake failed.
+// handshakeFailed logs a connection whose TLS handshake failed, in
+// certcheck's words when a certificate was at fault.
 func (a *accessLog) handshakeFailed(reason string, err error) {
+	if r, ok := certcheck.FromTLSError(err); ok && r.Message != "" {
+		err = fmt.Errorf("%s (%w)", r.Message, err)
+	}
 	a.b.m.connections.WithLabelValues("handshake_failed").Inc()
 	a.b.log.Warn("connection refused: TLS handshake failed", append(a.base(), "result", "handshake_failed", "reason", reason, "error", err.Error())...)
 }

@@ -6,14 +6,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net"
-	"strings"
+	"sync"
 	"time"
 
-	"golang.org/x/crypto/ocsp"
-
 	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certcheck"
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
@@ -73,18 +73,32 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	} else {
 		tc = tlspolicy.DefaultProfile().TLSConfig()
 	}
-	tc.InsecureSkipVerify = false
 	tc.RootCAs = cfg.RootCAs
 	tc.ServerName = name
 	tc.NextProtos = cfg.ALPN
 	if tc.MinVersion < tls.VersionTLS12 {
 		tc.MinVersion = tls.VersionTLS12
 	}
+	// crypto/tls's own check is replaced, never skipped: VerifyConnection
+	// runs on every handshake (resumed ones too) and verifies the chain,
+	// the name and a stapled OCSP response with certcheck, which runs
+	// crypto/x509 and names the reason for a refusal.
+	tc.InsecureSkipVerify = true
+	roots := cfg.RootCAs
+	warned := &sync.Map{}
 	tc.VerifyConnection = func(cs tls.ConnectionState) error {
-		if err := checkPins(cs, pins); err != nil {
-			return err
+		res := certcheck.Verify(context.Background(), certcheck.Input{
+			Chain: cs.PeerCertificates, Roots: roots, Name: name, Stapled: cs.OCSPResponse,
+		})
+		if !res.OK {
+			return res.AsError()
 		}
-		return checkStapledOCSP(cs, time.Now())
+		for _, w := range res.Warnings {
+			if _, seen := warned.LoadOrStore(w, true); !seen {
+				b.log.Warn("target certificate", "target", cfg.Target, "server_name", name, "warning", w)
+			}
+		}
+		return checkPins(res.Chains, pins)
 	}
 	if cfg.ClientCertificate != nil {
 		get := cfg.ClientCertificate
@@ -143,16 +157,16 @@ func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *sessio
 	al.relay(end{Conn: local}, end{Conn: tc, tls: tc, batch: batch})
 }
 
-func checkPins(cs tls.ConnectionState, pins map[string]bool) error {
+func checkPins(chains [][]*x509.Certificate, pins map[string]bool) error {
 	if len(pins) == 0 {
 		return nil
 	}
 	var got []string
 	seen := map[string]bool{}
-	for _, chain := range cs.VerifiedChains {
+	for _, chain := range chains {
 		for _, cert := range chain {
 			sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-			if pins[fmt.Sprintf("%x", sum)] {
+			if pins[hex.EncodeToString(sum[:])] {
 				return nil
 			}
 			p := "sha256/" + base64.StdEncoding.EncodeToString(sum[:])
@@ -163,48 +177,4 @@ func checkPins(cs tls.ConnectionState, pins map[string]bool) error {
 		}
 	}
 	return &PinMismatchError{Got: got}
-}
-
-// checkStapledOCSP refuses a target whose stapled OCSP response says its
-// certificate is revoked, or whose staple is forged, for another certificate
-// or out of date. A target that staples nothing passes.
-func checkStapledOCSP(cs tls.ConnectionState, now time.Time) error {
-	if len(cs.OCSPResponse) == 0 || len(cs.VerifiedChains) == 0 {
-		return nil
-	}
-	chain := cs.VerifiedChains[0]
-	if len(chain) < 2 {
-		return nil
-	}
-	leaf, issuer := chain[0], chain[1]
-	resp, err := ocsp.ParseResponseForCert(cs.OCSPResponse, leaf, issuer)
-	if err != nil {
-		return &OCSPError{Detail: fmt.Sprintf("the stapled OCSP response does not check out: %v", err)}
-	}
-	switch resp.Status {
-	case ocsp.Revoked:
-		return &OCSPError{Revoked: true, Detail: fmt.Sprintf("certificate %s was revoked on %s (stapled OCSP response)",
-			serialHex(leaf), resp.RevokedAt.UTC().Format(time.DateOnly))}
-	case ocsp.Good:
-	default:
-		return &OCSPError{Detail: fmt.Sprintf("the stapled OCSP response does not vouch for certificate %s (status %s)", serialHex(leaf), ocspStatus(resp.Status))}
-	}
-	if !resp.NextUpdate.IsZero() && now.After(resp.NextUpdate) {
-		return &OCSPError{Detail: fmt.Sprintf("the stapled OCSP response expired on %s", resp.NextUpdate.UTC().Format(time.RFC3339))}
-	}
-	return nil
-}
-
-func serialHex(c *x509.Certificate) string { return strings.ToUpper(c.SerialNumber.Text(16)) }
-
-func ocspStatus(s int) string {
-	switch s {
-	case ocsp.Good:
-		return "good"
-	case ocsp.Revoked:
-		return "revoked"
-	case ocsp.Unknown:
-		return "unknown"
-	}
-	return fmt.Sprint(s)
 }

@@ -71,12 +71,14 @@ func TestClientRefusesUntrustworthyTargets(t *testing.T) {
 	}{
 		{f: testpki.Expired(t), reason: "expired"},
 		{f: testpki.NotYetValid(t), reason: "not_yet_valid"},
-		{f: testpki.WrongHost(t), reason: "wrong_host"},
+		{f: testpki.WrongHost(t), reason: "hostname_mismatch"},
+		{f: testpki.CNOnly(t), reason: "cn_only"},
 		{f: testpki.UntrustedRoot(t), reason: "unknown_authority"},
 		{f: testpki.SelfSigned(t), reason: "self_signed"},
-		{f: testpki.MissingIntermediate(t), reason: "unknown_authority"},
+		{f: testpki.MissingIntermediate(t), reason: "incomplete_chain"},
 		{f: testpki.WrongEKU(t), reason: "wrong_usage"},
-		{f: testpki.SHA1Signed(t), reason: "insecure_signature"},
+		{f: testpki.SHA1Signed(t), reason: "weak_signature"},
+		{f: testpki.WeakKey(t), reason: "weak_key"},
 		{f: testpki.Revoked(t), reason: "revoked"},
 		{f: good, pin: pinOf(other), reason: "pin_mismatch"},
 	} {
@@ -172,7 +174,10 @@ func TestNewClientRejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tc := c.TLSConfig(); tc.InsecureSkipVerify || tc.MinVersion < tls.VersionTLS12 || tc.ServerName != "api.example.test" {
+	// A base configuration cannot switch verification off: the tunnel's
+	// own VerifyConnection is always installed (TestClientRefuses... proves
+	// it refuses).
+	if tc := c.TLSConfig(); tc.VerifyConnection == nil || tc.MinVersion < tls.VersionTLS12 || tc.ServerName != "api.example.test" {
 		t.Errorf("client TLS config skips verification or allows old versions: %+v", tc)
 	}
 }

@@ -44,6 +44,10 @@ func (m *mtlsSetup) clientTLS(cert *testpki.Issued) *tls.Config {
 	c := &tls.Config{RootCAs: m.server.Roots, ServerName: m.server.ServerName}
 	if cert != nil {
 		tc := cert.TLSCertificate()
+		if cert == m.stranger {
+			// The whole chain, so that the only fault is the unknown root.
+			tc.Certificate = append(tc.Certificate, cert.Root.Raw)
+		}
 		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tc, nil }
 	}
 	return c
