@@ -160,7 +160,7 @@ func (r *benchRun) caIssue(ctx context.Context, e *env) {
 		return
 	}
 	if o, err := runCmd(ctx, time.Minute, r.o.serverCPU, bin, "--home", home, "ca", "init"); err != nil {
-		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: "tlsgate ca init failed: " + firstLine(o)})
+		r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: fmt.Sprintf("tlsgate ca init failed: %v: %s", err, firstLine(o))})
 		return
 	}
 	n := 100
@@ -173,7 +173,7 @@ func (r *benchRun) caIssue(ctx context.Context, e *env) {
 		o, err := runCmd(ctx, time.Minute, r.o.serverCPU, bin, "--home", home, "ca", "issue", "--profile", "server",
 			"--dns", fmt.Sprintf("host%d.bench.test", i), "--out", out, "--force")
 		if err != nil {
-			r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: "tlsgate ca issue failed: " + firstLine(o)})
+			r.extraRows = append(r.extraRows, extraRow{Name: name, Missing: fmt.Sprintf("tlsgate ca issue failed: %v: %s", err, firstLine(o))})
 			return
 		}
 	}

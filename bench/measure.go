@@ -210,7 +210,13 @@ func (r *benchRun) idle(ctx context.Context, s *server) (loadResult, error) {
 		settle = 200 * time.Millisecond
 	}
 	time.Sleep(settle / 2)
-	before := rssKiB(s.pids())
+	// Memory freed after one repetition stays with the server's allocator
+	// and is reused by the next, so every repetition is measured from the
+	// RSS the server had before the first.
+	if s.idleBaseKiB == 0 {
+		s.idleBaseKiB = rssKiB(s.pids())
+	}
+	before := s.idleBaseKiB
 	args := []string{"_idle", "-addr", s.ecdsaAddr, "-n", fmt.Sprint(r.o.idleConns), "-c", "32"}
 	name, argv := selfPath(), args
 	if r.o.clientCPU != "" {

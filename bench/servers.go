@@ -27,6 +27,8 @@ type server struct {
 	rsaAddr   string
 	cmds      []*exec.Cmd
 	logs      []string
+
+	idleBaseKiB int64 // RSS before the first idle-connection repetition
 }
 
 func (s *server) pids() []int {
