@@ -61,7 +61,9 @@ Server mode (--server) terminates TLS on --listen for any TCP protocol and
 forwards plaintext to --target; with --client-auth require only clients whose
 certificate matches an --allow-* rule pass (see docs/access-control.md).
 
-Metrics are served on --admin (/metrics, /healthz). SIGTERM stops accepting
+Metrics are served on --admin (/metrics, /healthz); in server mode the admin
+listener also holds the deny-list (/deny), which refuses a client certificate
+by serial or public key at once and closes its open connections. SIGTERM stops accepting
 and lets open connections finish for up to --drain-timeout. Certificate files
 are reloaded when they change, without dropping open connections.`,
 		Example: `  # Redis clients talk plaintext to 127.0.0.1:6380; the tunnel verifies redis.internal
@@ -145,8 +147,10 @@ func runTunnel(cmd *cobra.Command, g *Globals, f *tunnelFlags) error {
 		alpn = strings.Split(f.alpn, ",")
 	}
 	var serve func(context.Context, net.Listener) error
+	var deny *authz.DenyList
 	if f.server {
-		s, err := f.newServer(ctx, g, opts, profile, alpn, ca)
+		deny = authz.NewDenyList()
+		s, err := f.newServer(ctx, g, opts, profile, alpn, ca, deny)
 		if err != nil {
 			return err
 		}
@@ -170,7 +174,7 @@ func runTunnel(cmd *cobra.Command, g *Globals, f *tunnelFlags) error {
 			return fmt.Errorf("--admin %s: %w; pick another address or pass --admin off", f.admin, err)
 		}
 		go func() {
-			if err := metrics.ServeAdmin(ctx, aln, g.Logger); err != nil {
+			if err := metrics.ServeAdmin(ctx, aln, deny, g.Logger); err != nil {
 				g.Logger.Error("admin listener failed", "error", err)
 			}
 		}()
@@ -255,7 +259,7 @@ func (f *tunnelFlags) newClient(ctx context.Context, g *Globals, opts tunnel.Opt
 	return c, nil
 }
 
-func (f *tunnelFlags) newServer(ctx context.Context, g *Globals, opts tunnel.Options, profile tlspolicy.Profile, alpn []string, ca *lazyCA) (*tunnel.Server, error) {
+func (f *tunnelFlags) newServer(ctx context.Context, g *Globals, opts tunnel.Options, profile tlspolicy.Profile, alpn []string, ca *lazyCA, deny *authz.DenyList) (*tunnel.Server, error) {
 	auth, err := tunnel.ParseClientAuth(f.clientAuth)
 	if err != nil {
 		return nil, UsageError(fmt.Errorf("--client-auth: %w", err))
@@ -264,7 +268,7 @@ func (f *tunnelFlags) newServer(ctx context.Context, g *Globals, opts tunnel.Opt
 	if err != nil {
 		return nil, UsageError(err)
 	}
-	cfg := tunnel.ServerConfig{Options: opts, ClientAuth: auth, Policy: policy, ALPN: alpn, BaseTLS: profile.TLSConfig()}
+	cfg := tunnel.ServerConfig{Options: opts, ClientAuth: auth, Policy: policy, DenyList: deny, ALPN: alpn, BaseTLS: profile.TLSConfig()}
 	if auth != tunnel.ClientAuthOff {
 		if len(f.clientCAs) > 0 {
 			if cfg.ClientCAs, err = readCertPool("--client-ca", f.clientCAs); err != nil {

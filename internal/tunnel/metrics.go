@@ -3,6 +3,7 @@ package tunnel
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
 )
 
 // Metrics are the counters a tunnel exports on its admin listener. The TLS
@@ -110,20 +113,62 @@ func (m *Metrics) countHandshake(cs tls.ConnectionState) {
 	m.handshakes.WithLabelValues(tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), cs.CurveID.String(), resumed).Inc()
 }
 
-// AdminHandler serves /metrics and /healthz.
-func (m *Metrics) AdminHandler() http.Handler {
+// AdminHandler serves /metrics and /healthz, and, when deny is not nil,
+// the deny-list at /deny: GET lists it, POST adds and DELETE removes the
+// entry given as JSON {"entry": "serial:0A:1B", "note": "..."}. Adding an
+// entry closes the open connections of the identities it names.
+func (m *Metrics) AdminHandler(deny *authz.DenyList) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
+	if deny != nil {
+		mux.HandleFunc("GET /deny", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"entries": deny.Entries()})
+		})
+		mux.HandleFunc("POST /deny", func(w http.ResponseWriter, r *http.Request) { changeDenyList(w, r, deny.Add) })
+		mux.HandleFunc("DELETE /deny", func(w http.ResponseWriter, r *http.Request) { changeDenyList(w, r, deny.Remove) })
+	}
 	return mux
 }
 
+// denyRequest is the body of POST and DELETE /deny.
+type denyRequest struct {
+	Entry string `json:"entry"`
+	Note  string `json:"note,omitempty"`
+}
+
+func changeDenyList(w http.ResponseWriter, r *http.Request, change func(authz.DenyEntry) bool) {
+	var req denyRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("body: %v; send {\"entry\": \"serial:HEX\"} or {\"entry\": \"spki:sha256/BASE64\"}", err)})
+		return
+	}
+	e, err := authz.ParseDenyEntry(req.Entry)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	e.Note = req.Note
+	changed := change(e)
+	writeJSON(w, http.StatusOK, map[string]any{"entry": e.String(), "changed": changed})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
 // ServeAdmin serves the admin handler on ln until ctx is done.
-func (m *Metrics) ServeAdmin(ctx context.Context, ln net.Listener, log *slog.Logger) error {
-	srv := &http.Server{Handler: m.AdminHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+func (m *Metrics) ServeAdmin(ctx context.Context, ln net.Listener, deny *authz.DenyList, log *slog.Logger) error {
+	srv := &http.Server{Handler: m.AdminHandler(deny), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

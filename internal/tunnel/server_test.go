@@ -4,7 +4,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +254,58 @@ func TestTargetDownThenBack(t *testing.T) {
 	}
 	if got, err := roundTrip(c3, "PING\r\n"); err != nil || got != "PING\r\n" {
 		t.Fatalf("after the target came back: %q, %v", got, err)
+	}
+}
+
+// TestAdminDenyList drives the deny-list through the admin API: a denied
+// client's open connection is closed, a removed entry lets it back in, and
+// a malformed entry is refused with a message saying what to send.
+func TestAdminDenyList(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	deny := authz.NewDenyList()
+	addr, _, s := m.startServer(t, echo, ClientAuthRequire, deny, "uri:spiffe://corp.test/**")
+	admin := httptest.NewServer(s.m.AdminHandler(deny))
+	defer admin.Close()
+	call := func(method, body string) (int, string) {
+		req, _ := http.NewRequest(method, admin.URL+"/deny", strings.NewReader(body))
+		resp, err := admin.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	c, err := dialTLS(t, addr, m.clientTLS(m.billing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roundTrip(c, "PING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	pin := authz.IdentityFromCertificate(m.billing.Cert).SPKIPin()
+	if code, body := call("POST", `{"entry": "spki:`+pin+`", "note": "laptop stolen"}`); code != 200 || !strings.Contains(body, `"changed": true`) {
+		t.Fatalf("POST /deny = %d %s", code, body)
+	}
+	expectClosed(t, c)
+	if code, body := call("GET", ""); code != 200 || !strings.Contains(body, "laptop stolen") {
+		t.Errorf("GET /deny = %d %s", code, body)
+	}
+	if code, body := call("DELETE", `{"entry": "spki:`+pin+`"}`); code != 200 || !strings.Contains(body, `"changed": true`) {
+		t.Fatalf("DELETE /deny = %d %s", code, body)
+	}
+	c2, err := dialTLS(t, addr, m.clientTLS(m.billing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roundTrip(c2, "PING\r\n"); err != nil {
+		t.Errorf("client still refused after its entry was removed: %v", err)
+	}
+	for _, body := range []string{`{"entry": "serial:xyz"}`, `{"serial": "0a"}`, `not json`} {
+		if code, resp := call("POST", body); code != 400 || !strings.Contains(resp, "error") {
+			t.Errorf("POST /deny %s = %d %s; want 400 with an error", body, code, resp)
+		}
 	}
 }
