@@ -31,6 +31,9 @@ func (r *benchRun) drawChart(path string, rep report) error {
 	if len(servers) == 0 {
 		return fmt.Errorf("nothing measured")
 	}
+	if r.find("nginx", "h1") == nil && r.find("nginx", "idle") == nil && r.find("nginx", "hs-ecdsa") == nil {
+		return fmt.Errorf("no chart: every bar is a ratio to nginx, which was not measured")
+	}
 	cost := func(res *result) float64 {
 		if res.Test == "idle" {
 			return res.ValueVsNginx
@@ -71,7 +74,19 @@ func (r *benchRun) drawChart(path string, rep report) error {
 	return f.Close()
 }
 
-func (r *benchRun) barPlot(title string, tests, servers []string, value func(*result) float64) (*plot.Plot, error) {
+func (r *benchRun) barPlot(title string, allTests, servers []string, value func(*result) float64) (*plot.Plot, error) {
+	var tests []string // only the tests with at least one bar
+	for _, t := range allTests {
+		for _, s := range servers {
+			if res := r.find(s, t); res != nil && value(res) > 0 {
+				tests = append(tests, t)
+				break
+			}
+		}
+	}
+	if len(tests) == 0 {
+		return nil, fmt.Errorf("no ratio to draw")
+	}
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(10)
