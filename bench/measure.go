@@ -47,15 +47,17 @@ func summarize(v []float64) summary {
 
 // result is every repetition of one test against one server, summarized.
 type result struct {
-	Server  string   `json:"server"`
-	Test    string   `json:"test"`
-	Label   string   `json:"label"`
-	Unit    string   `json:"unit"`
-	Samples []sample `json:"samples"`
-	Value   summary  `json:"value"`
-	CPU     *summary `json:"server_cpu_ms_per_1k,omitempty"`
-	P50     *summary `json:"p50_ms,omitempty"`
-	P99     *summary `json:"p99_ms,omitempty"`
+	Server string `json:"server"`
+	Test   string `json:"test"`
+	Label  string `json:"label"`
+	Unit   string `json:"unit"`
+	// HigherIsBetter tells how to read Value; CPU is always lower-is-better.
+	HigherIsBetter bool     `json:"higher_is_better"`
+	Samples        []sample `json:"samples"`
+	Value          summary  `json:"value"`
+	CPU            *summary `json:"server_cpu_ms_per_1k,omitempty"`
+	P50            *summary `json:"p50_ms,omitempty"`
+	P99            *summary `json:"p99_ms,omitempty"`
 	// Median context switches per operation.
 	CtxSwitches float64 `json:"server_context_switches_per_op,omitempty"`
 	Errors      int64   `json:"errors"`
@@ -70,7 +72,7 @@ type result struct {
 // testDef is one measurement the harness knows how to make.
 type testDef struct {
 	name, label, unit string
-	higherIsBetter    bool
+	higherIsBetter    bool // for the value; server CPU per operation is always lower-is-better
 	cpu               bool // read the server's CPU time around it
 	applies           func(*server) bool
 	run               func(ctx context.Context, s *server) (loadResult, error)
@@ -150,7 +152,7 @@ func (r *benchRun) measureAll(ctx context.Context, servers []*server) {
 		}
 		byServer := map[string]*result{}
 		for _, s := range targets {
-			res := &result{Server: s.name, Test: t.name, Label: t.label, Unit: t.unit}
+			res := &result{Server: s.name, Test: t.name, Label: t.label, Unit: t.unit, HigherIsBetter: t.higherIsBetter}
 			byServer[s.name] = res
 			r.results = append(r.results, res)
 			if t.warmup != nil && !r.o.smoke && ctx.Err() == nil {
