@@ -21,8 +21,7 @@ import (
 type server struct {
 	name      string
 	version   string
-	pq        bool   // offers X25519MLKEM768
-	missing   string // why it is not measured; "" when it runs
+	pq        bool // offers X25519MLKEM768
 	ecdsaAddr string
 	rsaAddr   string
 	cmds      []*exec.Cmd
