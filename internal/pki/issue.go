@@ -84,6 +84,7 @@ type Request struct {
 	PublicKey crypto.PublicKey
 
 	action string // audit action: issue, sign, renew
+	note   string // added to the audit entry
 }
 
 // Issued is a freshly issued certificate, already recorded in the store.
@@ -209,6 +210,9 @@ func (ca *CA) IssueLeaf(ctx context.Context, req Request) (*Issued, error) {
 		rec := recordOf(leaf, issuerIntermed, string(req.Profile))
 		ev := store.Event{Time: ca.now(), Actor: ca.actor, Action: action, Serial: rec.Serial,
 			Detail: fmt.Sprintf("profile %s, key %s, names %s, not after %s", req.Profile, kt, strings.Join(rec.SANs, " "), leaf.NotAfter.UTC().Format(time.RFC3339))}
+		if req.note != "" {
+			ev.Detail += "; " + req.note
+		}
 		err = ca.store.PutCertificate(ctx, rec, ev)
 		if err == nil {
 			break
