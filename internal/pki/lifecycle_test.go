@@ -219,4 +219,3 @@ func TestSystemTrust(t *testing.T) {
 		t.Error("untrust of a root not installed succeeded")
 	}
 }
-
