@@ -107,8 +107,10 @@ func (f *File) Gateway(env ServeEnv) (*gateway.Config, []io.Closer, error) {
 		src, err := s.Certificate.source(env, s.Hosts)
 		if err != nil {
 			errs = append(errs, positioned(s.Certificate.Fields, certKey(s.Certificate), "%v", err))
+		} else {
+			// Certificates that name an OCSP responder get its answer stapled.
+			gs.Certs = certsource.NewStapled(src, certsource.StapleOptions{Logger: env.Logger})
 		}
-		gs.Certs = src
 		for j := range s.Routes {
 			r := &s.Routes[j]
 			gr, err := r.gateway(env)
