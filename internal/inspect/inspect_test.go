@@ -303,6 +303,9 @@ func TestAgainstServerView(t *testing.T) {
 			if (tr.HelloRetryRequest != nil) != c.hrr {
 				t.Errorf("HelloRetryRequest %+v, want %v", tr.HelloRetryRequest, c.hrr)
 			}
+			if c.hrr && (tr.HelloRetryRequest.Group == nil || tr.HelloRetryRequest.Group.ID != uint16(tls.CurveP384) || len(tr.HelloRetryRequest.FirstKeyShares) == 0 || !tr.ClientHello.Retried) {
+				t.Errorf("HelloRetryRequest %+v, retried hello %v", tr.HelloRetryRequest, tr.ClientHello.Retried)
+			}
 			if tr.Finished.RoundTrips != c.rtt {
 				t.Errorf("%d round trips, want %d", tr.Finished.RoundTrips, c.rtt)
 			}

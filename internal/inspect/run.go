@@ -240,6 +240,9 @@ func (tr *Trace) fillHellos(d *decoded) {
 	for _, sh := range d.serverHellos {
 		if sh.IsHelloRetryRequest() {
 			tr.HelloRetryRequest = helloRetryInfo(sh)
+			if len(d.clientHellos) > 0 {
+				tr.HelloRetryRequest.FirstKeyShares = clientHelloInfo(d.clientHellos[0]).KeyShares
+			}
 		} else {
 			tr.ServerHello = serverHelloInfo(sh, false)
 		}

@@ -73,7 +73,11 @@ func (tr *Trace) WriteText(w io.Writer, opt TextOptions) {
 		p.field("ALPN", orNone(strings.Join(ch.ALPN, ", "), "none"))
 	}
 	if h := tr.HelloRetryRequest; h != nil && h.Group != nil {
-		p.line("%s the server sent a HelloRetryRequest asking for a %s key share: one extra round trip", p.warn("!"), h.Group.Name)
+		var first []string
+		for _, g := range h.FirstKeyShares {
+			first = append(first, g.Name)
+		}
+		p.line("%s the server sent a HelloRetryRequest: none of the first hello's key shares (%s) suited it, it asked for %s; one extra round trip", p.warn("!"), strings.Join(first, ", "), h.Group.Name)
 	}
 	if sh := tr.ServerHello; sh != nil {
 		p.head("2. ServerHello (server → client, in clear)")

@@ -88,6 +88,9 @@ type ClientHelloInfo struct {
 type HelloRetryInfo struct {
 	CipherSuite Code   `json:"cipher_suite"`
 	Group       *Group `json:"group,omitempty"` // the group it wants a key share for
+	// FirstKeyShares are the shares of the first ClientHello, which the
+	// server did not take.
+	FirstKeyShares []Group `json:"first_key_shares"`
 }
 
 // ServerHelloInfo is step 2.
