@@ -40,6 +40,9 @@ from the CSR; other subject fields are not copied.`,
 			if err != nil {
 				return UsageError(fmt.Errorf("--csr: %w", err))
 			}
+			if _, err := pki.ParseCSR(data); err != nil {
+				return UsageError(fmt.Errorf("--csr %s: %w", csrFile, err))
+			}
 			if out != "-" && !force {
 				if _, err := os.Stat(out); err == nil {
 					return UsageError(fmt.Errorf("%s already exists: choose another --out or pass --force", out))
