@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,26 @@ func TestLoadCertificatesDERAndPEM(t *testing.T) {
 
 func writeRoot(t *testing.T, f *testpki.Fixture) string {
 	return f.WriteFiles(t, t.TempDir()).Root
+}
+
+func TestTextColourOnlyWhenAsked(t *testing.T) {
+	f := testpki.Expired(t)
+	dir := t.TempDir()
+	files := f.WriteFiles(t, dir)
+	tr, err := Offline(OfflineOptions{CertFile: files.Chain, CAFile: files.Root, Name: f.ServerName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, colour strings.Builder
+	tr.WriteText(&plain, TextOptions{})
+	tr.WriteText(&colour, TextOptions{Color: true})
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Error("plain output has escape sequences")
+	}
+	if !strings.Contains(colour.String(), "\x1b[31;1m✘ NOT verified:") {
+		t.Errorf("coloured output does not mark the failure red:\n%q", colour.String())
+	}
+	if !strings.Contains(plain.String(), "expired") {
+		t.Errorf("output lacks the reason:\n%s", plain.String())
+	}
 }
