@@ -239,7 +239,9 @@ func (tr *Trace) writeVerification(p *printer, n string) {
 
 func (tr *Trace) writeHTTP(p *printer) {
 	h := tr.HTTP
-	p.field("request", strings.SplitN(h.Request, "\r\n", 2)[0])
+	if tr.Mode == "tls" {
+		p.field("request", strings.SplitN(h.Request, "\r\n", 2)[0])
+	}
 	p.field("status", h.StatusLine)
 	if h.Location != "" {
 		p.field("location", h.Location)
