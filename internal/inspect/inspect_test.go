@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -308,6 +309,9 @@ func TestAgainstServerView(t *testing.T) {
 			}
 			if tr.Finished.RoundTrips != c.rtt {
 				t.Errorf("%d round trips, want %d", tr.Finished.RoundTrips, c.rtt)
+			}
+			if tr.Certificates.DecodedFromWire != (c.version == tls.VersionTLS12) || tr.Certificates.Chain[0].SerialNumber != fmt.Sprintf("%X", f.Leaf().SerialNumber) {
+				t.Errorf("chain decoded from the wire: %v, leaf serial %s", tr.Certificates.DecodedFromWire, tr.Certificates.Chain[0].SerialNumber)
 			}
 			if tr.Certificates.TravelledEncrypted != (c.version == tls.VersionTLS13) {
 				t.Errorf("certificate travelled encrypted = %v in %x", tr.Certificates.TravelledEncrypted, c.version)

@@ -195,7 +195,13 @@ func Run(ctx context.Context, o Options) (*Trace, error) {
 		tr.ServerHello.Resumed = st.DidResume
 	}
 	tr.Certificates = &CertificatesInfo{TravelledEncrypted: st.Version == tls.VersionTLS13, SCTs: parseSCTs(st.SignedCertificateTimestamps)}
-	for i, c := range st.PeerCertificates {
+	chain := st.PeerCertificates
+	if wireChain, err := chainFromWire(d); err == nil && wireChain != nil {
+		// TLS 1.2: describe the certificates exactly as they crossed the
+		// wire in clear.
+		chain, tr.Certificates.DecodedFromWire = wireChain, true
+	}
+	for i, c := range chain {
 		tr.Certificates.Chain = append(tr.Certificates.Chain, describeCert(i, c, now()))
 	}
 	tr.Certificates.OCSP = describeOCSP(st.OCSPResponse, st.PeerCertificates)
@@ -347,6 +353,23 @@ func runPlainHTTP(ctx context.Context, tr *Trace, o Options) error {
 		return &ConnectionError{errors.New(tr.Error)}
 	}
 	return nil
+}
+
+// chainFromWire parses the cleartext TLS 1.2 Certificate message, nil when
+// there was none (TLS 1.3, resumption).
+func chainFromWire(d *decoded) ([]*x509.Certificate, error) {
+	if d.certificate == nil {
+		return nil, nil
+	}
+	var chain []*x509.Certificate
+	for _, der := range d.certificate.Certificates {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, c)
+	}
+	return chain, nil
 }
 
 // OfflineOptions say which certificate files to read.

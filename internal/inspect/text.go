@@ -168,7 +168,7 @@ func (tr *Trace) writeChain(p *printer, n string) {
 	if c.TravelledEncrypted {
 		title = n + " Certificate chain (server → client, encrypted in TLS 1.3: read from the connection)"
 	} else if tr.Mode == "tls" {
-		title = n + " Certificate chain (server → client, in clear in TLS 1.2)"
+		title = n + " Certificate chain (server → client, in clear in TLS 1.2: decoded from the wire)"
 	} else if tr.Mode == "offline" {
 		title = n + " Certificates"
 	}

@@ -112,8 +112,11 @@ type ServerHelloInfo struct {
 type CertificatesInfo struct {
 	// TravelledEncrypted: in TLS 1.3 the Certificate message is encrypted,
 	// so the chain below comes from the connection, not from the wire.
-	TravelledEncrypted bool       `json:"travelled_encrypted"`
-	Chain              []CertInfo `json:"chain"`
+	TravelledEncrypted bool `json:"travelled_encrypted"`
+	// DecodedFromWire: the chain was read from the cleartext Certificate
+	// message on the wire (TLS 1.2).
+	DecodedFromWire bool       `json:"decoded_from_wire"`
+	Chain           []CertInfo `json:"chain"`
 	// SCTs delivered in the TLS extension (embedded ones are per certificate).
 	SCTs []SCTInfo `json:"scts"`
 	OCSP *OCSPInfo `json:"ocsp,omitempty"`
