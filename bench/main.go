@@ -53,20 +53,21 @@ func main() {
 
 // options are the command-line settings of one run.
 type options struct {
-	smoke     bool
-	only      map[string]bool // servers, tests and extras to keep; empty keeps all
-	out       string
-	reps      int
-	dur       time.Duration // per wrk/h2load repetition
-	hsDur     time.Duration // per handshake repetition
-	idleConns int
-	serverCPU string
-	clientCPU string
-	install   bool
-	keep      bool
-	perf      bool
-	chart     string // PNG path in docs/, "" for none
-	repo      string
+	smoke      bool
+	only       map[string]bool // servers, tests and extras to keep; empty keeps all
+	out        string
+	reps       int
+	dur        time.Duration // per wrk/h2load repetition
+	hsDur      time.Duration // per handshake repetition
+	idleConns  int
+	serverCPU  string
+	clientCPU  string
+	install    bool
+	keep       bool
+	tlsgateRev string
+	perf       bool
+	chart      string // PNG path in docs/, "" for none
+	repo       string
 }
 
 func (o *options) want(name string, group []string) bool {
@@ -101,6 +102,7 @@ func parseOptions() (*options, error) {
 	fs.StringVar(&o.serverCPU, "server-cpus", "", "CPU list (taskset) for the server under test (default 0)")
 	fs.StringVar(&o.clientCPU, "client-cpus", "", "CPU list for load generators and upstream (default: the other CPUs)")
 	fs.BoolVar(&o.perf, "perf", false, "after each test, profile every server once more with perf record and write OUT/perf/SERVER-TEST.txt")
+	fs.StringVar(&o.tlsgateRev, "tlsgate-rev", "", "build tlsgate from this git revision (e.g. HEAD) instead of the working tree")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory with every configuration and server log")
 	fs.BoolVar(&o.install, "install", true, "install missing Debian packages with apt-get when root")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -236,7 +238,7 @@ func benchMain() error {
 		return err
 	}
 	e := &env{dir: dir, repo: o.repo, serverCPU: o.serverCPU, clientCPU: o.clientCPU, procs: p,
-		maxConns: min(o.idleConns+1000, (fdLimit-100)/2), fdLimit: fdLimit}
+		maxConns: min(o.idleConns+1000, (fdLimit-100)/2), fdLimit: fdLimit, tlsgateRev: o.tlsgateRev}
 	if e.ecdsa, e.rsa, _, err = mintCerts(dir); err != nil {
 		return fmt.Errorf("mint certificates: %w", err)
 	}

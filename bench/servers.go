@@ -53,9 +53,10 @@ type env struct {
 	maxConns  int // connection limit to configure where a server has one
 	fdLimit   int // the open-file hard limit every process here inherits
 
-	buildOnce sync.Once // tlsgate is built once, for serve and the extras
-	bin       string
-	buildErr  error
+	tlsgateRev string    // build tlsgate from this git revision; "" for the working tree
+	buildOnce  sync.Once // tlsgate is built once, for serve and the extras
+	bin        string
+	buildErr   error
 }
 
 func freeAddr() (string, error) {

@@ -102,8 +102,19 @@ sites:
 func (e *env) tlsgate() (string, error) {
 	e.buildOnce.Do(func() {
 		bin := filepath.Join(e.dir, "tlsgate")
+		src := e.repo
+		if e.tlsgateRev != "" {
+			// A committed revision, exported without touching the checkout.
+			src = filepath.Join(e.dir, "tlsgate-src")
+			export := exec.Command("sh", "-c", `mkdir -p "$1" && git -C "$2" archive "$3" | tar -x -C "$1"`,
+				"sh", src, e.repo, e.tlsgateRev)
+			if out, err := export.CombinedOutput(); err != nil {
+				e.buildErr = notAvailable{"git archive " + e.tlsgateRev + " failed: " + firstLine(string(out))}
+				return
+			}
+		}
 		build := exec.Command("go", "build", "-o", bin, "./cmd/tlsgate")
-		build.Dir = e.repo
+		build.Dir = src
 		if out, err := build.CombinedOutput(); err != nil {
 			msg := strings.TrimSpace(string(out))
 			if strings.HasPrefix(msg, "#") { // "# package" header: the error is below it
