@@ -238,7 +238,8 @@ func benchMain() error {
 		return err
 	}
 	e := &env{dir: dir, repo: o.repo, serverCPU: o.serverCPU, clientCPU: o.clientCPU, procs: p,
-		maxConns: min(o.idleConns+1000, (fdLimit-100)/2), fdLimit: fdLimit, tlsgateRev: o.tlsgateRev}
+		maxConns: min(o.idleConns+1000, (fdLimit-100)/2), fdLimit: fdLimit, tlsgateRev: o.tlsgateRev,
+		idleConns: o.idleConns}
 	if e.ecdsa, e.rsa, _, err = mintCerts(dir); err != nil {
 		return fmt.Errorf("mint certificates: %w", err)
 	}

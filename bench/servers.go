@@ -50,7 +50,8 @@ type env struct {
 	serverCPU string // taskset list for servers, "" for none
 	clientCPU string // taskset list for load generators and upstream
 	procs     *procs
-	maxConns  int // connection limit to configure where a server has one
+	maxConns  int // HAProxy's maxconn: it reserves two descriptors for each
+	idleConns int // connections the idle test holds open at once
 	fdLimit   int // the open-file hard limit every process here inherits
 
 	tlsgateRev string    // build tlsgate from this git revision; "" for the working tree
@@ -129,7 +130,7 @@ http {
     }
 }
 `, dir, e.upstream, s.ecdsaAddr, e.ecdsa.certFile, e.ecdsa.keyFile, s.rsaAddr, e.rsa.certFile, e.rsa.keyFile,
-		min(2*e.maxConns+1024, e.fdLimit), e.maxConns)
+		min(2*e.idleConns+4096, e.fdLimit), e.idleConns+2000)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := writeFile(path, conf); err != nil {
 		return nil, err
