@@ -245,6 +245,9 @@ func (s *server) build(ctx context.Context, file *config.File) (*gateway.Config,
 		},
 		SiteTLS: s.siteTLS,
 	}
+	if home, err := s.g.Home(); err == nil {
+		env.ACMEDir = filepath.Join(home, "acme")
+	}
 	cfg, closers, err := file.Gateway(env)
 	if err != nil {
 		return nil, nil, UsageError(err)

@@ -117,6 +117,23 @@ type Certificate struct {
 	// CA, with source files, is a PEM bundle the certificate chain must
 	// verify against before it is served.
 	CA string `yaml:"ca"`
+	// ACME configures source acme.
+	ACME *ACME `yaml:"acme"`
+}
+
+// ACME is where and how certificates are obtained with the ACME protocol.
+type ACME struct {
+	Fields `yaml:"-"`
+	// Directory is the CA's ACME directory URL.
+	Directory string `yaml:"directory"`
+	// Email is the account contact.
+	Email string `yaml:"email"`
+	// CARoots is a PEM bundle trusted for the ACME server's own HTTPS (a
+	// private ACME CA); default the system roots.
+	CARoots string `yaml:"ca_roots"`
+	// Challenges lists the challenge types to use: http-01, tls-alpn-01
+	// (default both).
+	Challenges []string `yaml:"challenges"`
 }
 
 // Route sends requests whose path starts with Path to its upstreams.
@@ -331,7 +348,13 @@ func (c *Certificate) validate(es *Errors) {
 		if c.Cert != "" || c.Key != "" || c.CA != "" {
 			c.Add(es, "source", "cert, key and ca are only read with source: files")
 		}
+		if c.ACME != nil {
+			c.Add(es, "acme", "acme settings are only read with source: acme")
+		}
 	case "files":
+		if c.ACME != nil {
+			c.Add(es, "acme", "acme settings are only read with source: acme")
+		}
 		if c.Cert == "" {
 			c.Add(es, "cert", "source files needs cert: PATH to a PEM certificate chain")
 		}
@@ -339,7 +362,14 @@ func (c *Certificate) validate(es *Errors) {
 			c.Add(es, "key", "source files needs key: PATH to the PEM private key")
 		}
 	case "acme":
-		c.Add(es, "source", "source acme is not available in this version; use local or files")
+		if c.Cert != "" || c.Key != "" || c.CA != "" {
+			c.Add(es, "source", "cert, key and ca are only read with source: files")
+		}
+		if c.ACME == nil || c.ACME.Directory == "" {
+			c.Add(es, "acme", "source acme needs acme: {directory: URL}, e.g. https://acme-v02.api.letsencrypt.org/directory")
+		} else {
+			c.ACME.validate(es)
+		}
 	default:
 		c.Add(es, "source", "unknown certificate source %q; expected local, files or acme", c.Source)
 	}

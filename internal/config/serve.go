@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -129,3 +130,15 @@ func loopbackAddr(addr string) bool {
 // CheckHost validates a host name for a site: a DNS name, a *. wildcard or
 // an IP address.
 func CheckHost(h string) error { return checkHost(h) }
+
+func (a *ACME) validate(es *Errors) {
+	u, err := url.Parse(a.Directory)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		a.Add(es, "directory", "invalid ACME directory %q; expected an https:// URL", a.Directory)
+	}
+	for i, c := range a.Challenges {
+		if c != "http-01" && c != "tls-alpn-01" {
+			a.Add(es, fmt.Sprintf("challenges[%d]", i), "unknown challenge %q; expected http-01 or tls-alpn-01", c)
+		}
+	}
+}

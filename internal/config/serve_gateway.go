@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -32,6 +33,8 @@ type ServeEnv struct {
 	// SiteTLS returns the TLS policy skeleton for a profile name ("" is the
 	// default profile); nil leaves the gateway's own minimum.
 	SiteTLS func(profile string) (*tls.Config, error)
+	// ACMEDir stores ACME accounts and certificates (source acme).
+	ACMEDir string
 }
 
 // Gateway turns a validated File into a gateway.Config. Files named in the
@@ -105,9 +108,19 @@ func (f *File) Gateway(env ServeEnv) (*gateway.Config, []io.Closer, error) {
 			gs.TLS = tc
 		}
 		src, err := s.Certificate.source(env, s.Hosts)
-		if err != nil {
+		switch {
+		case err != nil:
 			errs = append(errs, positioned(s.Certificate.Fields, certKey(s.Certificate), "%v", err))
-		} else {
+		case s.Certificate.Source == "acme":
+			// certmagic staples OCSP itself.
+			gs.Certs = src
+			a := src.(*certsource.ACME)
+			prev := cfg.ACMEChallenge
+			if prev == nil {
+				prev = http.NotFoundHandler()
+			}
+			cfg.ACMEChallenge = a.HTTPChallengeHandler(prev)
+		default:
 			// Certificates that name an OCSP responder get its answer stapled.
 			gs.Certs = certsource.NewStapled(src, certsource.StapleOptions{Logger: env.Logger})
 		}
@@ -217,6 +230,27 @@ func (c *Certificate) source(env ServeEnv, hosts []string) (certsource.Source, e
 		return certsource.NewFiles(resolvePath(env.Dir, c.Cert), resolvePath(env.Dir, c.Key), certsource.FilesOptions{
 			Roots: roots, Logger: env.Logger, OnReload: env.OnCertReload,
 		})
+	case "acme":
+		opts := certsource.ACMEOptions{Directory: c.ACME.Directory, Email: c.ACME.Email, StorageDir: env.ACMEDir, Logger: env.Logger}
+		if c.ACME.CARoots != "" {
+			pool, err := LoadPool(resolvePath(env.Dir, c.ACME.CARoots))
+			if err != nil {
+				return nil, err
+			}
+			opts.Roots = pool
+		}
+		if len(c.ACME.Challenges) > 0 {
+			opts.DisableHTTP01, opts.DisableTLSALPN01 = true, true
+			for _, ch := range c.ACME.Challenges {
+				switch ch {
+				case "http-01":
+					opts.DisableHTTP01 = false
+				case "tls-alpn-01":
+					opts.DisableTLSALPN01 = false
+				}
+			}
+		}
+		return certsource.NewACME(hosts, opts)
 	case "", "local":
 		if env.LocalCertificates == nil {
 			return nil, errors.New("the local CA is not available here; use source: files")

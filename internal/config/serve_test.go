@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/certsource"
 	"github.com/tlsgate/tlsgate/internal/testpki"
 )
 
@@ -88,4 +89,34 @@ func TestServeFileReportsUnreadableFilesWithPosition(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
+}
+
+func TestServeFileACMESiteAnswersHTTPChallenges(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `sites:
+  - hosts: [public.example.com]
+    certificate:
+      source: acme
+      acme: {directory: "https://127.0.0.1:1/dir", challenges: [http-01]}
+    routes:
+      - {path: /, handler: whoami}
+`
+	path := filepath.Join(dir, "t.yaml")
+	os.WriteFile(path, []byte(yaml), 0o600)
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := f.Gateway(ServeEnv{Dir: dir, Stdout: io.Discard, ACMEDir: filepath.Join(dir, "acme")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ACMEChallenge == nil {
+		t.Error("an ACME site does not answer http-01 challenges on the redirect listener")
+	}
+	a, ok := cfg.Sites[0].Certs.(*certsource.ACME)
+	if !ok {
+		t.Fatalf("certificate source is %T, want *certsource.ACME", cfg.Sites[0].Certs)
+	}
+	a.Stop()
 }

@@ -112,6 +112,11 @@ func (g *Gateway) buildSite(st *state, sc *Site) (*site, error) {
 	base.Certificates = nil
 	base.GetCertificate = certs.GetCertificate
 	base.NextProtos = []string{"h2", "http/1.1"}
+	if a, ok := certs.(interface{ ALPNProtocols() []string }); ok {
+		// e.g. acme-tls/1 for the tls-alpn-01 challenge; only a client
+		// that offers nothing else negotiates it.
+		base.NextProtos = append(base.NextProtos, a.ALPNProtocols()...)
+	}
 	var routes []*route
 	for _, rc := range sc.Routes {
 		r := &route{
