@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/tlsgate/tlsgate/internal/cli"
+	"github.com/tlsgate/tlsgate/internal/testtool"
 )
 
 func TestMain(m *testing.M) {
@@ -23,6 +24,9 @@ func TestMain(m *testing.M) {
 // .txtar file is a shell-like script of tlsgate invocations and the output
 // they must produce, the same commands the README shows.
 func TestScripts(t *testing.T) {
+	// Scripts guard their openssl steps with [exec:openssl]; under CI those
+	// steps must run, so the tool must be there.
+	testtool.Need(t, "openssl")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
