@@ -170,8 +170,9 @@ func keyAEAD(passphrase []byte, h map[string]string) (cipher.AEAD, error) {
 	if _, err := fmt.Sscanf(h["KDF"], "scrypt N=%d r=%d p=%d", &n, &r, &p); err != nil {
 		return nil, fmt.Errorf("unknown key derivation %q", h["KDF"])
 	}
-	// Bound the work an attacker-supplied file can demand.
-	if n < 2 || n > 1<<20 || r < 1 || r > 32 || p < 1 || p > 16 {
+	// Bound the work and memory (128*N*r bytes) a damaged or hostile file
+	// can demand: at most 256 MiB, well above the defaults' 32 MiB.
+	if n < 2 || n > 1<<18 || n&(n-1) != 0 || r < 1 || r > 8 || p < 1 || p > 4 {
 		return nil, fmt.Errorf("scrypt parameters N=%d r=%d p=%d out of range", n, r, p)
 	}
 	salt, err := hex.DecodeString(h["Salt"])
