@@ -39,6 +39,7 @@ func (rn *run) detailSteps() []step {
 		{"heartbleed", probeHeartbleed},
 		{"CCS injection", probeCCSInjection},
 		{"certificate", probeCertificateFallback},
+		{"session ID resumption", probeSessionID},
 	}
 }
 

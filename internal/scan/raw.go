@@ -22,6 +22,7 @@ type helloSpec struct {
 	heartbeat   bool     // offer the heartbeat extension
 	fallback    bool     // add TLS_FALLBACK_SCSV
 	readToDone  bool     // read up to ServerHelloDone (certificate, key exchange)
+	sessionID   []byte   // a session to resume (TLS 1.2 and earlier)
 	keepOpen    bool     // hand the connection back to the caller
 }
 
@@ -49,7 +50,7 @@ const (
 
 // buildHello turns a spec into a wire ClientHello.
 func (rn *run) buildHello(sp helloSpec) (*wire.ClientHello, error) {
-	ch := &wire.ClientHello{Version: sp.version, CipherSuites: append([]uint16(nil), sp.suites...)}
+	ch := &wire.ClientHello{Version: sp.version, CipherSuites: append([]uint16(nil), sp.suites...), SessionID: sp.sessionID}
 	if _, err := rand.Read(ch.Random[:]); err != nil {
 		return nil, err
 	}
@@ -87,6 +88,11 @@ func (rn *run) buildHello(sp helloSpec) (*wire.ClientHello, error) {
 	}
 	if sp.heartbeat {
 		ext = append(ext, wire.HeartbeatExtension(wire.HeartbeatPeerAllowed))
+	}
+	if sp.sessionID != nil {
+		// crypto/tls sessions use the extended master secret; a server must
+		// refuse to resume one for a hello without it (RFC 7627 5.3).
+		ext = append(ext, wire.EmptyExtension(wire.ExtExtendedMasterSecret))
 	}
 	if sp.version == VersionTLS13 {
 		ch.Version = VersionTLS12

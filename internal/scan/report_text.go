@@ -101,7 +101,7 @@ func WriteText(w io.Writer, r *Result) error {
 	p.f("    fallback SCSV  %s\n", yesNo(r.FallbackSCSV, "supported", "NOT supported", "not applicable (one version)"))
 	p.f("    secure reneg.  %s\n", yesNo(r.SecureRenegotiation, "supported", "NOT supported", "not observed"))
 	p.f("    compression    %s\n", orNone(r.Compression))
-	p.f("    resumption     tickets %s\n", map[bool]string{true: "yes", false: "no"}[r.Resumption.Tickets])
+	p.f("    resumption     tickets %s, session IDs %s\n", map[bool]string{true: "yes", false: "no"}[r.Resumption.Tickets], yesNo(r.Resumption.SessionID, "yes", "no", "not tested"))
 	p.f("    ALPN           %s\n", orNone(r.ALPN))
 	p.f("    OCSP stapling  %s\n", map[bool]string{true: "yes", false: "no"}[r.OCSPStapled])
 	if h := r.HTTP; h != nil {

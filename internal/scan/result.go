@@ -133,8 +133,8 @@ type Group struct {
 
 // Resumption says which session resumption mechanisms really resumed.
 type Resumption struct {
-	// SessionID is not tested yet (crypto/tls clients resume only with
-	// tickets); it stays absent until it is.
+	// SessionID says whether a TLS 1.2 session resumed by its ID; absent
+	// when it could not be tested (no TLS 1.2, or no crypto/tls handshake).
 	SessionID *bool `json:"session_id,omitempty"`
 	Tickets   bool  `json:"tickets"`
 }

@@ -65,8 +65,8 @@ func weakServers(t *testing.T) []weakServer {
 			grade:    "A-", caps: []string{"no HTTP Strict Transport Security"},
 			check: func(t *testing.T, r *Result) {
 				// Static RSA suites next to ECDHE: FS is there, so no cap for it.
-				if r.Resumption.Tickets != true || r.SecureRenegotiation == nil || !*r.SecureRenegotiation {
-					t.Errorf("tickets %v, secure renegotiation %v: want both", r.Resumption.Tickets, r.SecureRenegotiation)
+				if !r.Resumption.Tickets || r.Resumption.SessionID == nil || !*r.Resumption.SessionID || r.SecureRenegotiation == nil || !*r.SecureRenegotiation {
+					t.Errorf("tickets %v, session IDs %v, secure renegotiation %v: want all three", r.Resumption.Tickets, r.Resumption.SessionID, r.SecureRenegotiation)
 				}
 				if len(r.Groups) < 3 || r.Groups[0].Name != "x25519" {
 					t.Errorf("groups %+v: want x25519 first and more", r.Groups)
@@ -92,7 +92,11 @@ func weakServers(t *testing.T) []weakServer {
 					t.Errorf("TLS 1.2 suites do not include TLS_RSA_WITH_3DES_EDE_CBC_SHA: %+v", p)
 				}
 				if r.FallbackSCSV == nil || !*r.FallbackSCSV {
-					t.Errorf("fallback SCSV %v: OpenSSL supports it", r.FallbackSCSV)
+					t.Errorf("fallback SCSV %v: crypto/tls supports it", r.FallbackSCSV)
+				}
+				// crypto/tls servers resume with tickets only.
+				if r.Resumption.SessionID == nil || *r.Resumption.SessionID || !r.Resumption.Tickets {
+					t.Errorf("session IDs %v, tickets %v: want no and yes", r.Resumption.SessionID, r.Resumption.Tickets)
 				}
 			},
 		},
