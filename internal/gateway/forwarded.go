@@ -86,10 +86,22 @@ func setForwarded(in, out *http.Request, trusted []netip.Prefix) {
 	}
 	h := out.Header
 	h["X-Forwarded-For"] = []string{xff}
-	h["X-Forwarded-Proto"] = []string{proto}
+	switch proto {
+	case "https":
+		h["X-Forwarded-Proto"] = protoHTTPS
+	case "http":
+		h["X-Forwarded-Proto"] = protoHTTP
+	}
 	h["X-Forwarded-Host"] = []string{host}
 	h["Forwarded"] = []string{fwd + forwardedElement(peer, peerStr, in.Host, in.TLS != nil)}
 }
+
+// Shared header values: the transport only reads outbound headers, and
+// len == cap makes any append copy.
+var (
+	protoHTTPS = []string{"https"}
+	protoHTTP  = []string{"http"}
+)
 
 // forwardedElement builds one RFC 7239 element for this hop.
 func forwardedElement(peer netip.Addr, peerStr, host string, tls bool) string {
