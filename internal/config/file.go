@@ -19,6 +19,10 @@ type File struct {
 	Listen string `yaml:"listen"`
 	// HTTPListen is the plain-HTTP listener that redirects to HTTPS, or "off".
 	HTTPListen string `yaml:"http_listen"`
+	// RedirectPort is the HTTPS port named in redirects when clients reach
+	// the listener through another port (a container mapping 443 to 8443);
+	// default the port of listen.
+	RedirectPort int `yaml:"redirect_port"`
 	// Admin is the metrics and health listener, or "off". It must be loopback
 	// unless admin_allow_remote is set.
 	Admin string `yaml:"admin"`
@@ -246,6 +250,9 @@ func (f *File) Validate() Errors {
 	checkListen(&es, f.Fields, "admin", f.Admin, true)
 	if f.Admin != "" && f.Admin != "off" && !f.AdminAllowRemote && !loopbackAddr(f.Admin) {
 		f.Add(&es, "admin", "the admin listener %q is not a loopback address; it serves metrics and must stay private: use 127.0.0.1:PORT, or set admin_allow_remote: true", f.Admin)
+	}
+	if f.RedirectPort < 0 || f.RedirectPort > 65535 {
+		f.Add(&es, "redirect_port", "invalid port %d; expected 1-65535", f.RedirectPort)
 	}
 	f.Limits.validate(&es)
 	for i, p := range f.TrustedProxies {

@@ -50,9 +50,10 @@ func (f *File) Gateway(env ServeEnv) (*gateway.Config, []io.Closer, error) {
 		return es.inFile(f.name)
 	}
 	cfg := &gateway.Config{
-		Listen:      orDefault(f.Listen, ":8443"),
-		HTTPListen:  offOrDefault(f.HTTPListen, ":8080"),
-		AdminListen: offOrDefault(f.Admin, "127.0.0.1:2019"),
+		Listen:       orDefault(f.Listen, ":8443"),
+		HTTPListen:   offOrDefault(f.HTTPListen, ":8080"),
+		AdminListen:  offOrDefault(f.Admin, "127.0.0.1:2019"),
+		RedirectPort: f.RedirectPort,
 		HSTS: gateway.HSTS{
 			IncludeSubDomains: f.HSTS.IncludeSubdomains,
 			Preload:           f.HSTS.Preload,

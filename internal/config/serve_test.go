@@ -18,6 +18,7 @@ func TestServeFileBecomesGatewayConfig(t *testing.T) {
 	yaml := `
 listen: 127.0.0.1:9443
 http_listen: "off"
+redirect_port: 443
 hsts: {max_age: 1h}
 trusted_proxies: [10.1.0.0/16]
 access_log: {output: "off"}
@@ -43,7 +44,7 @@ sites:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:9443" || cfg.HTTPListen != "" || cfg.AdminListen != "127.0.0.1:2019" {
+	if cfg.Listen != "127.0.0.1:9443" || cfg.HTTPListen != "" || cfg.AdminListen != "127.0.0.1:2019" || cfg.RedirectPort != 443 {
 		t.Errorf("listeners = %q %q %q", cfg.Listen, cfg.HTTPListen, cfg.AdminListen)
 	}
 	if cfg.HSTS.MaxAge != time.Hour || cfg.AccessLog != nil || cfg.Limits.UpstreamTimeout != 3*time.Second || cfg.Limits.RatePerSecond != 5 {
