@@ -167,6 +167,10 @@ func runServe(cmd *cobra.Command, g *Globals, f *serveFlags) error {
 	// Stop on SIGINT/SIGTERM whoever runs us, draining in-flight requests.
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught from the start, so an early one cannot kill us.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	file, dir, err := f.serveFile(cmd)
 	if err != nil {
 		return err
@@ -189,9 +193,6 @@ func runServe(cmd *cobra.Command, g *Globals, f *serveFlags) error {
 	srv.swapRunners(ctx, cfg, closers)
 	srv.announce(file, f)
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var changed <-chan struct{}
 	if f.config != "" {
 		changed = watchFile(ctx, f.config, 2*time.Second)
