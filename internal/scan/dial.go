@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -26,18 +27,18 @@ func newConnBudget(concurrency int, limiter *rate.Limiter, timeout time.Duration
 	return &connBudget{slots: make(chan struct{}, concurrency), limiter: limiter, timeout: timeout}
 }
 
-// conn is one probe connection; Close gives its slot back.
+// conn is one probe connection; Close gives its slot back. Close may be
+// called more than once and from several goroutines (crypto/tls closes the
+// connection itself when a handshake context ends).
 type conn struct {
 	net.Conn
 	release func()
+	once    sync.Once
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	if c.release != nil {
-		c.release()
-		c.release = nil
-	}
+	c.once.Do(c.release)
 	return err
 }
 

@@ -1,0 +1,73 @@
+package scan
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func scanPlain(t *testing.T, addr string, timeout time.Duration) *Result {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return NewScanner(Options{Timeout: timeout}).Scan(ctx, Target{Input: addr, Host: host, Port: port})
+}
+
+func TestScanPlainHTTPPort(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	r := scanPlain(t, srv.Listener.Addr().String(), 2*time.Second)
+	if !strings.Contains(r.Error, "no SSL/TLS version was accepted; is this a TLS port?") {
+		t.Fatalf("error %q, want it to say no TLS was accepted", r.Error)
+	}
+	if r.Rating != nil {
+		t.Fatalf("a plain HTTP port was rated %s", r.Rating.Grade)
+	}
+}
+
+func TestScanSilentServer(t *testing.T) {
+	// Accepts connections and never answers: every probe must give up at
+	// its timeout and the scan must end with an error, not hang.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	r := scanPlain(t, l.Addr().String(), 300*time.Millisecond)
+	if r.Error == "" || r.Rating != nil {
+		t.Fatalf("silent server: error %q, rating %+v", r.Error, r.Rating)
+	}
+}
+
+func TestScanRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	r := scanPlain(t, addr, time.Second)
+	if !strings.Contains(r.Error, "connect to "+addr) || !strings.Contains(r.Error, "check the host and port") {
+		t.Fatalf("error %q should name the address and say what to check", r.Error)
+	}
+}
