@@ -23,6 +23,7 @@ var htmlPage = template.Must(template.New("scan").Funcs(template.FuncMap{
 		return "bad"
 	},
 	"join":    strings.Join,
+	"vname":   VersionName,
 	"hex":     hex4,
 	"weak":    weakness,
 	"yesno":   func(b bool) string { return map[bool]string{true: "yes", false: "no"}[b] },
@@ -60,7 +61,7 @@ code{font-size:.9em}
 {{end}}
 <h3>Protocols and cipher suites</h3>
 <table>{{range .Protocols}}
-<tr><th>{{.Name}}</th><td>{{if .Supported}}offered{{else}}not offered{{end}}</td></tr>
+<tr><th>{{vname .Version}}</th><td>{{if .Supported}}offered{{else}}not offered{{end}}</td></tr>
 {{range .Suites}}<tr><td><code>0x{{hex .ID}}</code></td><td><code>{{.Name}}</code> {{.Bits}} bits {{weak .}}</td></tr>{{end}}
 {{end}}</table>
 {{with .Certificate}}

@@ -52,13 +52,13 @@ func WriteText(w io.Writer, r *Result) error {
 				}
 			}
 		}
-		p.f("    %-8s %s\n", pr.Name, state)
+		p.f("    %-8s %s\n", VersionName(pr.Version), state)
 	}
 	for _, pr := range r.Protocols {
 		if !pr.Supported || len(pr.Suites) == 0 {
 			continue
 		}
-		p.f("\n  %s suites\n", pr.Name)
+		p.f("\n  %s suites\n", VersionName(pr.Version))
 		for _, s := range pr.Suites {
 			var tags []string
 			if s.KeyExchangeBits > 0 {
