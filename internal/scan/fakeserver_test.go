@@ -78,7 +78,9 @@ func (fs *fakeServer) serve(c net.Conn) {
 	if err != nil {
 		return
 	}
-	alert := func(d wire.AlertDescription, v uint16) { c.Write(wire.Alert{Level: wire.AlertFatal, Description: d}.Record(v)) }
+	alert := func(d wire.AlertDescription, v uint16) {
+		c.Write(wire.Alert{Level: wire.AlertFatal, Description: d}.Record(v))
+	}
 	if _, ok := ch.Extension(wire.ExtSupportedVersions); ok {
 		alert(wire.AlertProtocolVersion, VersionTLS12) // no TLS 1.3 here
 		return
