@@ -23,21 +23,21 @@ func init() {
 
 // caCertJSON is the JSON shape of one certificate in list and show.
 type caCertJSON struct {
-	Serial    string    `json:"serial"`
-	Subject   string    `json:"subject"`
-	SANs      []string  `json:"sans"`
-	Profile   string    `json:"profile"`
-	Issuer    string    `json:"issuer"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	Status    string    `json:"status"`
-	RevokedAt string    `json:"revoked_at,omitempty"`
-	Reason    string    `json:"revocation_reason,omitempty"`
+	Serial    string   `json:"serial"`
+	Subject   string   `json:"subject"`
+	SANs      []string `json:"sans"`
+	Profile   string   `json:"profile"`
+	Issuer    string   `json:"issuer"`
+	NotBefore string   `json:"not_before"`
+	NotAfter  string   `json:"not_after"`
+	Status    string   `json:"status"`
+	RevokedAt string   `json:"revoked_at,omitempty"`
+	Reason    string   `json:"revocation_reason,omitempty"`
 }
 
 func caToJSON(c pki.CertInfo, now time.Time) caCertJSON {
 	j := caCertJSON{Serial: c.Serial, Subject: c.Subject, SANs: c.SANs, Profile: c.Profile, Issuer: c.Issuer,
-		NotBefore: c.NotBefore, NotAfter: c.NotAfter, Status: c.Status(now)}
+		NotBefore: c.NotBefore.UTC().Format(time.RFC3339), NotAfter: c.NotAfter.UTC().Format(time.RFC3339), Status: c.Status(now)}
 	if j.SANs == nil {
 		j.SANs = []string{}
 	}
@@ -87,15 +87,21 @@ func newCAListCommand(g *Globals, f *caFlags) *cobra.Command {
 func caPrintList(out io.Writer, certs []pki.CertInfo, asJSON bool, now time.Time) error {
 	bw := bufio.NewWriterSize(out, 64<<10)
 	if asJSON {
-		list := make([]caCertJSON, len(certs))
+		// One compact object per line inside the array: indenting 100,000
+		// objects took longer than reading them from the store.
+		bw.WriteString("[")
 		for i, c := range certs {
-			list[i] = caToJSON(c, now)
+			b, err := json.Marshal(caToJSON(c, now))
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n  ")
+			bw.Write(b)
 		}
-		enc := json.NewEncoder(bw)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(list); err != nil {
-			return err
-		}
+		bw.WriteString("\n]\n")
 		return bw.Flush()
 	}
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
@@ -158,7 +164,7 @@ func newCAShowCommand(g *Globals, f *caFlags) *cobra.Command {
 			j := caToJSON(info, now)
 			tw := tabwriter.NewWriter(g.Stdout, 0, 4, 1, ' ', 0)
 			fmt.Fprintf(tw, "serial:\t%s\nsubject:\t%s\nnames:\t%s\nprofile:\t%s\nissuer:\t%s\nnot before:\t%s\nnot after:\t%s\nstatus:\t%s\n",
-				j.Serial, j.Subject, strings.Join(j.SANs, ", "), j.Profile, j.Issuer, j.NotBefore.UTC().Format(time.RFC3339), j.NotAfter.UTC().Format(time.RFC3339), j.Status)
+				j.Serial, j.Subject, strings.Join(j.SANs, ", "), j.Profile, j.Issuer, j.NotBefore, j.NotAfter, j.Status)
 			if j.RevokedAt != "" {
 				fmt.Fprintf(tw, "revoked:\t%s (%s)\n", j.RevokedAt, j.Reason)
 			}

@@ -46,4 +46,14 @@ var migrations = [][]string{
 			expires INTEGER NOT NULL
 		)`,
 	},
+	// 2: certificate bytes move to their own table, so that listing scans
+	// narrow rows instead of dragging every DER through the page cache.
+	{
+		`CREATE TABLE certificate_der (
+			serial TEXT PRIMARY KEY REFERENCES certificates(serial),
+			der    BLOB NOT NULL
+		)`,
+		`INSERT INTO certificate_der(serial, der) SELECT serial, der FROM certificates`,
+		`ALTER TABLE certificates DROP COLUMN der`,
+	},
 }

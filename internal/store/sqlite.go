@@ -51,12 +51,13 @@ const (
 	qSavepoint   = "SAVEPOINT op"
 	qRollbackTo  = "ROLLBACK TO op"
 	qRelease     = "RELEASE op"
-	qInsertCert  = `INSERT INTO certificates(serial, issuer, profile, subject, sans, not_before, not_after, der, created) VALUES(?,?,?,?,?,?,?,?,?)`
+	qInsertCert  = `INSERT INTO certificates(serial, issuer, profile, subject, sans, not_before, not_after, created) VALUES(?,?,?,?,?,?,?,?)`
+	qInsertDER   = `INSERT INTO certificate_der(serial, der) VALUES(?,?)`
 	qInsertEvent = `INSERT INTO events(time, actor, action, serial, detail) VALUES(?,?,?,?,?)`
 )
 
 func (s *SQLite) prepare(ctx context.Context) error {
-	for _, q := range []string{qSavepoint, qRollbackTo, qRelease, qInsertCert, qInsertEvent} {
+	for _, q := range []string{qSavepoint, qRollbackTo, qRelease, qInsertCert, qInsertDER, qInsertEvent} {
 		st, err := s.writer.PrepareContext(ctx, q)
 		if err != nil {
 			return s.describe(err)
@@ -379,11 +380,14 @@ func (s *SQLite) insertEvent(ctx context.Context, tx *sql.Tx, ev Event) error {
 func (s *SQLite) PutCertificate(ctx context.Context, c Certificate, ev Event) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.txExec(ctx, tx, qInsertCert, c.Serial, c.Issuer, c.Profile, c.Subject, strings.Join(c.SANs, "\n"),
-			nanos(c.NotBefore), nanos(c.NotAfter), c.DER, time.Now().UnixNano())
+			nanos(c.NotBefore), nanos(c.NotAfter), time.Now().UnixNano())
 		if isConstraint(err) {
 			return fmt.Errorf("serial %s: %w", c.Serial, ErrDuplicateSerial)
 		}
 		if err != nil {
+			return fmt.Errorf("record certificate %s: %w", c.Serial, err)
+		}
+		if _, err := s.txExec(ctx, tx, qInsertDER, c.Serial, c.DER); err != nil {
 			return fmt.Errorf("record certificate %s: %w", c.Serial, err)
 		}
 		return s.insertEvent(ctx, tx, ev)
@@ -414,7 +418,7 @@ func scanCert(row scanner, withDER bool) (Certificate, error) {
 
 // Certificate implements Store.
 func (s *SQLite) Certificate(ctx context.Context, serial string) (Certificate, error) {
-	row := s.reader.QueryRowContext(ctx, `SELECT `+certColumns+`, c.der FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial WHERE c.serial = ?`, serial)
+	row := s.reader.QueryRowContext(ctx, `SELECT `+certColumns+`, d.der FROM certificates c JOIN certificate_der d ON d.serial = c.serial LEFT JOIN revocations r ON r.serial = c.serial WHERE c.serial = ?`, serial)
 	c, err := scanCert(row, true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("serial %s: %w", serial, ErrNotFound)
@@ -425,7 +429,9 @@ func (s *SQLite) Certificate(ctx context.Context, serial string) (Certificate, e
 	return c, nil
 }
 
-// Certificates implements Store.
+// Certificates implements Store. Revocations are few next to
+// certificates, so they are read once into a map rather than joined row by
+// row: listing 100,000 certificates is the case to keep fast.
 func (s *SQLite) Certificates(ctx context.Context, f ListFilter) ([]Certificate, error) {
 	var where []string
 	var args []any
@@ -434,7 +440,7 @@ func (s *SQLite) Certificates(ctx context.Context, f ListFilter) ([]Certificate,
 		args = append(args, f.Issuer)
 	}
 	if f.OnlyRevoked {
-		where = append(where, "r.serial IS NOT NULL")
+		where = append(where, "c.serial IN (SELECT serial FROM revocations)")
 	}
 	if !f.NotAfterFrom.IsZero() {
 		where = append(where, "c.not_after >= ?")
@@ -444,11 +450,12 @@ func (s *SQLite) Certificates(ctx context.Context, f ListFilter) ([]Certificate,
 		where = append(where, "c.not_after < ?")
 		args = append(args, nanos(f.NotAfterTo))
 	}
-	q := `SELECT ` + certColumns
+	q := `SELECT c.serial, c.issuer, c.profile, c.subject, c.sans, c.not_before, c.not_after`
 	if f.WithDER {
-		q += `, c.der`
+		q += `, d.der FROM certificates c JOIN certificate_der d ON d.serial = c.serial`
+	} else {
+		q += ` FROM certificates c`
 	}
-	q += ` FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -456,16 +463,52 @@ func (s *SQLite) Certificates(ctx context.Context, f ListFilter) ([]Certificate,
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := s.reader.QueryContext(ctx, q, args...)
+	// One read transaction, so the certificates and the revocations are
+	// the same snapshot.
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, s.describe(err)
+	}
+	defer tx.Rollback()
+	revoked := map[string]Revocation{}
+	rrows, err := tx.QueryContext(ctx, `SELECT serial, reason, revoked_at FROM revocations`)
+	if err != nil {
+		return nil, s.describe(err)
+	}
+	for rrows.Next() {
+		var r Revocation
+		var at int64
+		if err := rrows.Scan(&r.Serial, &r.Reason, &at); err != nil {
+			rrows.Close()
+			return nil, err
+		}
+		r.RevokedAt = fromNanos(at)
+		revoked[r.Serial] = r
+	}
+	rrows.Close()
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.describe(err)
 	}
 	defer rows.Close()
 	var out []Certificate
 	for rows.Next() {
-		c, err := scanCert(rows, f.WithDER)
-		if err != nil {
+		var c Certificate
+		var sans string
+		var nb, na int64
+		dest := []any{&c.Serial, &c.Issuer, &c.Profile, &c.Subject, &sans, &nb, &na}
+		if f.WithDER {
+			dest = append(dest, &c.DER)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, s.describe(err)
+		}
+		if sans != "" {
+			c.SANs = strings.Split(sans, "\n")
+		}
+		c.NotBefore, c.NotAfter = fromNanos(nb), fromNanos(na)
+		if r, ok := revoked[c.Serial]; ok {
+			c.RevokedAt, c.RevocationReason = r.RevokedAt, r.Reason
 		}
 		out = append(out, c)
 	}

@@ -287,3 +287,41 @@ func TestReopenKeepsDataAndFileMode(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrationKeepsData builds a version-1 database by hand, as an older
+// tlsgate left it, and checks that opening it migrates without losing a
+// certificate.
+func TestMigrationKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := append([]string{fmt.Sprintf("PRAGMA application_id=%d", applicationID)}, migrations[0]...)
+	stmts = append(stmts, "PRAGMA user_version=1",
+		`INSERT INTO certificates(serial, issuer, profile, subject, sans, not_before, not_after, der, created) VALUES('0abc','intermediate','server','CN=old','old.example.test',1,2,x'0102',3)`)
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := s.Certificate(ctx, "0abc")
+	if err != nil || string(c.DER) != "\x01\x02" || c.SANs[0] != "old.example.test" {
+		t.Fatalf("certificate after migration: %+v, %v", c, err)
+	}
+	var v int
+	s.reader.QueryRow("PRAGMA user_version").Scan(&v)
+	if v != SchemaVersion() {
+		t.Errorf("schema version %d after open, want %d", v, SchemaVersion())
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
