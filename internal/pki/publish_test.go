@@ -315,3 +315,74 @@ func run(t *testing.T, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+// TestPublisherRenewsBeforeNextUpdate moves the clock: the CRL is re-signed
+// before its nextUpdate, and the OCSP signer is replaced two thirds into
+// its life.
+func TestPublisherRenewsBeforeNextUpdate(t *testing.T) {
+	ca, _ := newTestCA(t, InitOptions{})
+	ctx := context.Background()
+	clock := time.Now()
+	ca.now = func() time.Time { return clock }
+	pub, err := ca.NewPublisher(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := pub.crl(ctx, issuerIntermed)
+	clock = clock.Add(crlLifetime / 2)
+	if same, _ := pub.crl(ctx, issuerIntermed); same != first {
+		t.Error("CRL re-signed while far from nextUpdate")
+	}
+	clock = first.NextUpdate.Add(-crlLifetime / 4)
+	next, _ := pub.crl(ctx, issuerIntermed)
+	if next == first || !next.NextUpdate.After(first.NextUpdate) {
+		t.Error("CRL not re-signed within the last third before nextUpdate")
+	}
+	oldSigner := ca.ocspCert
+	clock = RenewAt(oldSigner).Add(time.Minute)
+	signer, _, err := ca.ensureOCSPSigner(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer.Equal(oldSigner) || !signer.NotAfter.After(oldSigner.NotAfter) {
+		t.Error("OCSP signer not replaced two thirds into its life")
+	}
+	onDisk, err := readCertFile(filepath.Join(ca.dir, ocspCertFile))
+	if err != nil || !onDisk.Equal(signer) {
+		t.Errorf("new OCSP signer not written to disk: %v", err)
+	}
+}
+
+// TestConcurrentInitIfMissing starts several InitIfMissing at once on one
+// empty home: exactly one CA results and every caller gets it.
+func TestConcurrentInitIfMissing(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	const callers = 4
+	roots := make(chan string, callers)
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			ca, err := InitIfMissing(context.Background(), home, InitOptions{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			roots <- ca.RootFingerprint()
+			ca.Close()
+		}()
+	}
+	seen := map[string]bool{}
+	for range callers {
+		select {
+		case fp := <-roots:
+			seen[fp] = true
+		case err := <-errs:
+			t.Fatal(err)
+		case <-time.After(60 * time.Second):
+			t.Fatal("InitIfMissing did not return within 60s")
+		}
+	}
+	if len(seen) != 1 {
+		t.Fatalf("%d different roots from concurrent InitIfMissing, want 1", len(seen))
+	}
+}
