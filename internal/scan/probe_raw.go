@@ -214,7 +214,7 @@ func (rn *run) observeKeyExchange(s *Suite, v uint16, ex *exchange) {
 	}
 }
 
-// rawCerts keeps a certificate chain seen in a cleartext handshake, for
+// keepRawCerts keeps a certificate chain seen in a cleartext handshake, for
 // servers that crypto/tls cannot complete a handshake with.
 func (rn *run) keepRawCerts(v uint16, byID map[uint16]*exchange) {
 	for _, ex := range byID {
@@ -254,8 +254,8 @@ func probeCertificateFallback(ctx context.Context, rn *run) {
 	rn.update(func(r *Result) { r.Certificate = cr })
 }
 
-// supportedTLS lists the accepted versions from SSL 3.0 to TLS 1.2, newest
-// first, with the suites accepted for each.
+// legacyVersions lists the accepted versions from SSL 3.0 to TLS 1.2,
+// newest first, with the suites accepted for each.
 func (rn *run) legacyVersions() []ProtocolResult {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
@@ -452,7 +452,7 @@ func probeCompression(ctx context.Context, rn *run) {
 	}
 }
 
-// heartbeatWait bounds how long the Heartbleed and CCS probes wait for an
+// shortWait bounds how long the Heartbleed and CCS probes wait for an
 // answer that a safe server never sends.
 func (rn *run) shortWait() time.Duration { return min(rn.s.opts.Timeout, 2*time.Second) }
 

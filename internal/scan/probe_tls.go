@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -157,7 +159,8 @@ func probePort80(ctx context.Context, rn *run) {
 			r.HTTP.Port80, r.HTTP.Port80Location = res, loc
 		})
 	}()
-	addr := strings.Replace(rn.addr, ":"+rn.t.Port, fmt.Sprintf(":%d", rn.s.opts.HTTPPort), 1)
+	ip, _, _ := net.SplitHostPort(rn.addr)
+	addr := net.JoinHostPort(ip, strconv.Itoa(rn.s.opts.HTTPPort))
 	c, err := rn.budget.dial(ctx, addr)
 	if err != nil {
 		return

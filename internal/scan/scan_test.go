@@ -2,12 +2,17 @@ package scan
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/testpki"
 )
 
 func scanPlain(t *testing.T, addr string, timeout time.Duration) *Result {
@@ -69,5 +74,32 @@ func TestScanRefused(t *testing.T) {
 	r := scanPlain(t, addr, time.Second)
 	if !strings.Contains(r.Error, "connect to "+addr) || !strings.Contains(r.Error, "check the host and port") {
 		t.Fatalf("error %q should name the address and say what to check", r.Error)
+	}
+}
+
+func TestScanIPv6Loopback(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	ca := newTestCA(t)
+	is := ca.inter.Issue(t, testpki.Leaf{DNS: []string{"localhost"}, KeyType: testpki.ECDSAP256})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{is.TLSCertificate()}}, ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.ServeTLS(l, "", "")
+	t.Cleanup(func() { srv.Close() })
+	tg, err := ParseTarget(l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := NewScanner(Options{Roots: ca.pool(), ServerName: "localhost", Timeout: 5 * time.Second}).Scan(ctx, tg)
+	if r.Error != "" || r.Rating == nil {
+		t.Fatalf("scan of %s: %q", tg.Address(), r.Error)
+	}
+	if r.Rating.Grade != "A+" || !strings.HasPrefix(r.Address, "[::1]:") {
+		t.Errorf("grade %s at %s; want A+ for crypto/tls defaults with HSTS, over [::1]", r.Rating.Grade, r.Address)
 	}
 }

@@ -247,5 +247,11 @@ func (s *Scanner) resolve(ctx context.Context, host string) (string, error) {
 	if len(ips) == 0 {
 		return "", fmt.Errorf("resolve %s: no addresses", host)
 	}
+	// IPv4 first: it is reachable from more places than IPv6.
+	for _, ip := range ips {
+		if p := net.ParseIP(ip); p != nil && p.To4() != nil {
+			return ip, nil
+		}
+	}
 	return ips[0], nil
 }
