@@ -2,6 +2,8 @@ package cli
 
 import (
 	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 
@@ -15,20 +17,34 @@ func init() {
 }
 
 func newCAExportRootCommand(g *Globals, f *caFlags) *cobra.Command {
-	return &cobra.Command{
+	var fingerprint, intermediate bool
+	cmd := &cobra.Command{
 		Use:   "export-root",
 		Short: "Print the root certificate in PEM, what clients must trust",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if fingerprint && intermediate {
+				return UsageError(fmt.Errorf("--fingerprint and --intermediate exclude each other"))
+			}
 			ca, err := f.openCAReadOnly(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
 			defer ca.Close()
-			_, err = g.Stdout.Write(ca.RootPEM())
+			switch {
+			case fingerprint:
+				_, err = fmt.Fprintln(g.Stdout, ca.RootFingerprint())
+			case intermediate:
+				_, err = g.Stdout.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Intermediate().Raw}))
+			default:
+				_, err = g.Stdout.Write(ca.RootPEM())
+			}
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&fingerprint, "fingerprint", false, "print only the root's SHA-256 fingerprint (for ca bootstrap)")
+	cmd.Flags().BoolVar(&intermediate, "intermediate", false, "print the intermediate (issuing) certificate instead")
+	return cmd
 }
 
 func newCABootstrapCommand(g *Globals, f *caFlags) *cobra.Command {
@@ -45,8 +61,11 @@ passed to you out of band) matches. It saves it under <home>/roots/ or --out.`,
 				return UsageError(fmt.Errorf("--fingerprint: %w", err))
 			}
 			pemBytes, root, err := pki.Bootstrap(cmd.Context(), url, fingerprint)
-			if err != nil {
+			if errors.Is(err, pki.ErrFingerprintMismatch) {
 				return CheckFailed(err)
+			}
+			if err != nil {
+				return err
 			}
 			path := out
 			if path == "" {

@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+// ErrFingerprintMismatch means a fetched root is not the one whose
+// fingerprint was given.
+var ErrFingerprintMismatch = errors.New("fingerprint mismatch")
+
 // maxRootSize bounds a downloaded root; a PEM certificate is a few KB.
 const maxRootSize = 64 << 10
 
@@ -65,7 +69,7 @@ func Bootstrap(ctx context.Context, baseURL, fingerprint string) ([]byte, *x509.
 		return nil, nil, fmt.Errorf("%s: %w", u, err)
 	}
 	if got := Fingerprint(root); got != fp {
-		return nil, nil, fmt.Errorf("the root served by %s has fingerprint %s, not %s: refusing it (someone may be in the path)", baseURL, got, fp)
+		return nil, nil, fmt.Errorf("the root served by %s has fingerprint %s, not %s: refusing it (someone may be in the path): %w", baseURL, got, fp, ErrFingerprintMismatch)
 	}
 	if !root.IsCA || root.CheckSignatureFrom(root) != nil {
 		return nil, nil, fmt.Errorf("the certificate served by %s is not a self-signed CA certificate", baseURL)
