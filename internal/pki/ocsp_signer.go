@@ -21,7 +21,13 @@ var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 // intermediate and records it. The intermediate's key then signs no OCSP
 // response itself.
 func (ca *CA) newOCSPSigner(ctx context.Context) (*x509.Certificate, crypto.Signer, error) {
-	key, err := GenerateKey(ca.settings.KeyType)
+	// x/crypto/ocsp signs with RSA and ECDSA only; an Ed25519 CA certifies
+	// a P-256 responder key instead.
+	kt := ca.settings.KeyType
+	if kt == Ed25519 {
+		kt = ECDSAP256
+	}
+	key, err := GenerateKey(kt)
 	if err != nil {
 		return nil, nil, err
 	}
