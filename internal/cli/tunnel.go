@@ -280,7 +280,8 @@ func (f *tunnelFlags) newServer(ctx context.Context, g *Globals, opts tunnel.Opt
 				return nil, err
 			}
 			cfg.ClientCAs = c.RootPool()
-			g.Logger.Info("trusting client certificates from the local CA", "root_sha256", c.RootFingerprint())
+			cfg.Revocation = tunnel.LocalCARevocation(c)
+			g.Logger.Info("trusting client certificates from the local CA, checking each against its revocations", "root_sha256", c.RootFingerprint())
 		}
 	} else if len(f.clientCAs) > 0 {
 		return nil, UsageError(errors.New("--client-ca needs --client-auth require or optional"))

@@ -3,13 +3,16 @@ package tunnel
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certcheck"
 	"github.com/tlsgate/tlsgate/internal/certsource"
 	"github.com/tlsgate/tlsgate/internal/pki"
 )
@@ -85,4 +88,24 @@ func clientRequest(identity string) (pki.Request, error) {
 		req.DNS = []string{identity}
 	}
 	return req, nil
+}
+
+// LocalCARevocation answers from the local CA's store whether a certificate
+// it issued is revoked, so that `tlsgate ca revoke` takes effect on the next
+// handshake, without waiting for a CRL.
+func LocalCARevocation(ca *pki.CA) certcheck.RevocationChecker {
+	return certcheck.RevocationFunc(func(ctx context.Context, cert, _ *x509.Certificate, _ time.Time) (certcheck.RevocationStatus, error) {
+		st := certcheck.RevocationStatus{Source: "local CA store", Serial: fmt.Sprintf("%X", cert.SerialNumber)}
+		revoked, reason, at, err := ca.IsRevoked(ctx, cert.SerialNumber)
+		switch {
+		case err != nil:
+			st.State, st.Detail = certcheck.RevocationUnknown, err.Error()
+			return st, err
+		case revoked:
+			st.State, st.RevokedAt, st.ReasonCode = certcheck.RevocationRevoked, at, int(reason)
+		default:
+			st.State = certcheck.RevocationGood
+		}
+		return st, nil
+	})
 }

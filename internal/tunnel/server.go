@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certcheck"
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
@@ -55,6 +56,10 @@ type ServerConfig struct {
 	ClientCAs  *x509.CertPool
 	Policy     *authz.Policy
 	DenyList   *authz.DenyList
+	// Revocation, when set, is asked about every verified client
+	// certificate. It fails closed: a revoked certificate, and one whose
+	// status the checker cannot tell, are refused.
+	Revocation certcheck.RevocationChecker
 	// ALPN lists the protocols accepted, if any.
 	ALPN []string
 	// BaseTLS, when set, supplies versions, suites and groups, normally
@@ -172,6 +177,13 @@ func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, sess *session
 	if id != nil {
 		al.peer = id.String()
 	}
+	if id != nil && s.cfg.Revocation != nil {
+		if reason, msg := s.checkRevocation(ctx, cs.VerifiedChains[0]); reason != "" {
+			al.denied(reason, "revocation", msg)
+			tc.Close()
+			return
+		}
+	}
 	if s.cfg.ClientAuth != ClientAuthOff && (id != nil || s.cfg.ClientAuth == ClientAuthRequire) {
 		d := authz.Authorize(s.cfg.Policy, s.cfg.DenyList, id)
 		if !d.Allowed {
@@ -198,4 +210,30 @@ func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, sess *session
 		return
 	}
 	al.relay(end{Conn: tc, tls: tc, batch: batch}, end{Conn: raw})
+}
+
+// checkRevocation asks the revocation checker about the client's leaf and
+// returns a denial reason and message, or "" when the certificate is good.
+func (s *Server) checkRevocation(ctx context.Context, chain []*x509.Certificate) (reason, msg string) {
+	leaf := chain[0]
+	var issuer *x509.Certificate
+	if len(chain) > 1 {
+		issuer = chain[1]
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
+	defer cancel()
+	st, err := s.cfg.Revocation.CheckRevocation(rctx, leaf, issuer, time.Now())
+	switch {
+	case st.State == certcheck.RevocationRevoked:
+		return string(certcheck.ReasonRevoked), fmt.Sprintf("client certificate serial %s was revoked on %s according to the %s",
+			st.Serial, st.RevokedAt.UTC().Format(time.DateOnly), st.Source)
+	case st.State == certcheck.RevocationGood && err == nil:
+		return "", ""
+	}
+	detail := st.Detail
+	if err != nil {
+		detail = err.Error()
+	}
+	return "revocation_unknown", fmt.Sprintf("revocation status of client certificate serial %X is unknown (%s); refused because revocation checking fails closed",
+		leaf.SerialNumber, detail)
 }

@@ -1,8 +1,10 @@
 package tunnel
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certcheck"
 	"github.com/tlsgate/tlsgate/internal/testpki"
 )
 
@@ -307,5 +310,60 @@ func TestAdminDenyList(t *testing.T) {
 		if code, resp := call("POST", body); code != 400 || !strings.Contains(resp, "error") {
 			t.Errorf("POST /deny %s = %d %s; want 400 with an error", body, code, resp)
 		}
+	}
+}
+
+// TestRevokedClientsAreRefused asks a revocation checker about each client:
+// revoked and unknown answers refuse the client (fail closed), before it
+// reaches the target.
+func TestRevokedClientsAreRefused(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, accepted := startEcho(t)
+	checker := certcheck.RevocationFunc(func(_ context.Context, cert, _ *x509.Certificate, _ time.Time) (certcheck.RevocationStatus, error) {
+		st := certcheck.RevocationStatus{Source: "test store", Serial: fmt.Sprintf("%X", cert.SerialNumber)}
+		switch cert.SerialNumber.Cmp(m.billing.Cert.SerialNumber) {
+		case 0:
+			st.State, st.RevokedAt = certcheck.RevocationRevoked, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+			return st, nil
+		}
+		if cert.SerialNumber.Cmp(m.web.Cert.SerialNumber) == 0 {
+			st.State = certcheck.RevocationGood
+			return st, nil
+		}
+		st.State = certcheck.RevocationUnknown
+		return st, errors.New("store unreachable")
+	})
+	p, _ := authz.ParsePolicy([]string{"any"})
+	opts, lb := testOptions(t, echo)
+	cert := m.server.TLSCertificate()
+	third := m.clientCA.Issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/third"}, EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	s, err := NewServer(ServerConfig{
+		Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		ClientAuth: ClientAuthRequire, ClientCAs: m.clientCA.Root().Pool(), Policy: p, Revocation: checker,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serveInBackground(t, s.Serve)
+	for _, tc := range []struct {
+		client *testpki.Issued
+		pass   bool
+		log    string
+	}{
+		{m.web, true, "peer=spiffe://corp.test/web"},
+		{m.billing, false, "reason=revoked rule=revocation error=\"client certificate serial " + fmt.Sprintf("%X", m.billing.Cert.SerialNumber) + " was revoked on 2026-01-02 according to the test store\""},
+		{third, false, "reason=revocation_unknown"},
+	} {
+		c, err := dialTLS(t, addr, m.clientTLS(tc.client))
+		if err == nil {
+			_, err = roundTrip(c, "PING\r\n")
+		}
+		if (err == nil) != tc.pass {
+			t.Errorf("%s: round trip error %v, want pass=%v", tc.client.Cert.URIs[0], err, tc.pass)
+		}
+		lb.waitFor(t, tc.log)
+	}
+	if n := accepted(); n != 1 {
+		t.Errorf("target accepted %d connections, want only the good client's", n)
 	}
 }
