@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsgate/tlsgate/internal/pki"
-	"github.com/tlsgate/tlsgate/internal/store"
 )
 
 func init() { register(newCACommand) }
@@ -114,9 +113,6 @@ func caError(err error) error {
 			return UsageError(err)
 		}
 	}
-	if errors.Is(err, store.ErrForeign) || errors.Is(err, store.ErrNewerSchema) {
-		return err
-	}
 	return err
 }
 
@@ -146,28 +142,45 @@ func caParseIPs(flag string, vals []string) ([]net.IP, error) {
 }
 
 // caWriteNew writes data to path, refusing to overwrite an existing file
-// unless force is set.
+// unless force is set; a replacement goes through a temporary file and a
+// rename so that a crash never leaves half a certificate or key.
 func caWriteNew(path string, data []byte, mode os.FileMode, force bool) error {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if !force {
+		if _, err := os.Lstat(path); err == nil {
+			return UsageError(fmt.Errorf("%s already exists: choose another --out directory or pass --force", path))
+		}
 	}
-	fh, err := os.OpenFile(path, flags, mode)
-	if errors.Is(err, os.ErrExist) {
-		return UsageError(fmt.Errorf("%s already exists: choose another --out directory or pass --force", path))
-	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	if err := fh.Chmod(mode); err != nil {
-		fh.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
 		return err
 	}
-	if _, err := fh.Write(data); err != nil {
-		fh.Close()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
 		return err
 	}
-	return fh.Close()
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if !force {
+		// Link fails if the name appeared meanwhile: never clobber.
+		if err := os.Link(tmp.Name(), path); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return UsageError(fmt.Errorf("%s already exists: choose another --out directory or pass --force", path))
+			}
+			return err
+		}
+		return nil
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func caAbs(p string) string {

@@ -110,7 +110,8 @@ var (
 )
 
 // TestZlint lints every profile with every key type, the CA certificates,
-// the OCSP signer and both CRLs, for an ECDSA and an RSA hierarchy.
+// the OCSP signer and both CRLs, for an ECDSA and an RSA hierarchy; openssl
+// verifies each leaf's chain and purpose on the way.
 func TestZlint(t *testing.T) {
 	lintKeysOnce.Do(func() {
 		lintKeys = map[KeyType]crypto.Signer{}
@@ -144,6 +145,7 @@ func TestZlint(t *testing.T) {
 						t.Fatalf("%s/%s: %v", p, kt, err)
 					}
 					lintCert(t, reg, fmt.Sprintf("%s/%s", p, kt), is.Leaf)
+					opensslVerify(t, ca, is, p)
 					last = is
 				}
 			}
