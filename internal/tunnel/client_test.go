@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 
 	"strings"
@@ -206,5 +207,26 @@ func TestCheckClientListen(t *testing.T) {
 		if err != nil && tc.addr != "9000" && !strings.Contains(err.Error(), "--allow-remote") {
 			t.Errorf("error %q does not say how to proceed", err)
 		}
+	}
+}
+
+// TestClientAcceptsGoodTargets relays to every kind of good server the
+// fixtures have: each key type, a wildcard name, an IP address, and a good
+// OCSP staple.
+func TestClientAcceptsGoodTargets(t *testing.T) {
+	for _, f := range testpki.GoodFixtures(t) {
+		if f.Usage != x509.ExtKeyUsageServerAuth {
+			continue // the client certificate fixture
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			tt := startTLSTarget(t, fixtureTLS(f))
+			// The target is dialled at 127.0.0.1 and verified for the
+			// fixture's name (127.0.0.1 itself for the IP fixture).
+			addr, lb, _ := startClient(t, tt.addr, ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots})
+			c := dial(t, addr)
+			if got, err := roundTrip(c, "PING\r\n"); err != nil || got != "PING\r\n" {
+				t.Fatalf("through the tunnel: %q, %v\n%s", got, err, lb.String())
+			}
+		})
 	}
 }
