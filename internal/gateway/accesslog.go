@@ -1,25 +1,54 @@
 package gateway
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // accessLogger writes one line per request, JSON or Common Log Format,
-// built by hand into pooled buffers so logging does not dominate the
-// request's cost.
+// built by hand into pooled buffers and written through a buffer flushed
+// every accessLogFlush, so logging costs no system call per request.
 type accessLogger struct {
 	mu     sync.Mutex
-	w      io.Writer
+	bw     *bufio.Writer
 	common bool
 }
 
+// accessLogFlush bounds how long a line may wait in the buffer.
+const accessLogFlush = 500 * time.Millisecond
+
 func newAccessLogger(w io.Writer, format string) *accessLogger {
-	return &accessLogger{w: w, common: format == "common"}
+	return &accessLogger{bw: bufio.NewWriterSize(w, 64<<10), common: format == "common"}
+}
+
+func (l *accessLogger) flush() {
+	l.mu.Lock()
+	l.bw.Flush()
+	l.mu.Unlock()
+}
+
+// flushLoop flushes the buffer periodically until ctx is done, then once
+// more.
+func (l *accessLogger) flushLoop(ctx context.Context) {
+	t := time.NewTicker(accessLogFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			l.flush()
+			return
+		case <-t.C:
+			l.flush()
+		}
+	}
 }
 
 var logBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -34,7 +63,7 @@ func (l *accessLogger) log(r *http.Request, rec *recorder, start time.Time, d ti
 	}
 	b = append(b, '\n')
 	l.mu.Lock()
-	l.w.Write(b)
+	l.bw.Write(b)
 	l.mu.Unlock()
 	*bp = b
 	logBuffers.Put(bp)
@@ -65,11 +94,11 @@ func appendJSONLine(b []byte, r *http.Request, rec *recorder, start time.Time, d
 	b = appendJSONString(b, route)
 	if cs := r.TLS; cs != nil {
 		b = append(b, `,"tls_version":`...)
-		b = appendJSONString(b, tls.VersionName(cs.Version))
+		b = appendJSONString(b, tlspolicy.VersionName(cs.Version))
 		b = append(b, `,"tls_suite":`...)
-		b = appendJSONString(b, tls.CipherSuiteName(cs.CipherSuite))
+		b = appendJSONString(b, tlspolicy.CipherSuiteName(cs.CipherSuite))
 		b = append(b, `,"tls_group":`...)
-		b = appendJSONString(b, cs.CurveID.String())
+		b = appendJSONString(b, tlspolicy.GroupName(cs.CurveID))
 		b = append(b, `,"tls_resumed":`...)
 		b = strconv.AppendBool(b, cs.DidResume)
 		if tc := connFrom(r); tc != nil {

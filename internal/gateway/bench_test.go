@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -81,6 +82,26 @@ func BenchmarkProxy(b *testing.B) {
 		if h2 {
 			name = "h2"
 		}
+		b.Run("gateway+accesslog/"+name, func(b *testing.B) {
+			f, err := os.CreateTemp(b.TempDir(), "access.log")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			cfg := &Config{Listen: "127.0.0.1:0", AccessLog: f, Sites: []*Site{{Name: "main", Hosts: []string{"localhost"}, Certs: src,
+				Routes: []*Route{{PathPrefix: "/", Upstreams: []Upstream{{URL: up.URL}}}}}}}
+			g, err := New(cfg, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := g.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			defer g.Shutdown(context.Background())
+			c := benchClient(g.Addr(ListenerHTTPS).String(), clientTLS, h2)
+			defer c.CloseIdleConnections()
+			runBench(b, c, "https://localhost/api")
+		})
 		b.Run("gateway/"+name, func(b *testing.B) {
 			cfg := &Config{Listen: "127.0.0.1:0", Sites: []*Site{{Name: "main", Hosts: []string{"localhost"}, Certs: src,
 				Routes: []*Route{{PathPrefix: "/", Upstreams: []Upstream{{URL: up.URL}}}}}}}

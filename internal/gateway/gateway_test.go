@@ -179,6 +179,7 @@ func TestWhoamiOverHTTP2AndHTTP1(t *testing.T) {
 			t.Errorf("handshake time not recorded: %+v", w.TLS)
 		}
 	}
+	tg.g.state.Load().accessLog.flush()
 	if !strings.Contains(tg.logs.String(), `"tls_version":"TLS 1.3"`) {
 		t.Errorf("access log lacks the TLS version:\n%s", tg.logs.String())
 	}

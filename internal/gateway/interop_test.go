@@ -280,26 +280,46 @@ type junitSuites struct {
 func TestH2spec(t *testing.T) {
 	h2spec := testtool.Need(t, "h2spec")
 	ig := startInterop(t, whoamiRoute())
-	report := filepath.Join(t.TempDir(), "h2spec.xml")
-	out, _ := run(t, 5*time.Minute, "", h2spec, "-h", "127.0.0.1", "-p", ig.port, "-t", "-k", "-o", "5", "-j", report)
-	data, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatalf("h2spec wrote no report: %v\n%s", err, out)
+	runH2spec := func(sections ...string) (junitSuites, string) {
+		report := filepath.Join(t.TempDir(), "h2spec.xml")
+		args := append([]string{"-h", "127.0.0.1", "-p", ig.port, "-t", "-k", "-o", "5", "-j", report}, sections...)
+		out, _ := run(t, 5*time.Minute, "", h2spec, args...)
+		data, err := os.ReadFile(report)
+		if err != nil {
+			t.Fatalf("h2spec wrote no report: %v\n%s", err, out)
+		}
+		var r junitSuites
+		if err := xml.Unmarshal(data, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r, out
 	}
-	var r junitSuites
-	if err := xml.Unmarshal(data, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, out := runH2spec()
 	cases := 0
+	failed := map[string][]string{}
 	for _, s := range r.Suites {
 		for _, c := range s.Cases {
 			cases++
 			if (c.Failure != nil || c.Error != nil) && !knownGoHTTP2Deviations[s.Package] {
-				t.Errorf("h2spec %s: %s", s.Package, c.Name)
+				failed[s.Package] = append(failed[s.Package], c.Name)
 			}
 		}
 	}
 	if cases < 140 {
 		t.Errorf("h2spec ran %d cases, want the full suite (about 145)\n%s", cases, out)
+	}
+	// h2spec waits a fixed time for each answer; on a loaded machine a
+	// case can time out. A section that fails again on its own is a real
+	// failure.
+	for section, names := range failed {
+		again, out := runH2spec(section)
+		for _, s := range again.Suites {
+			for _, c := range s.Cases {
+				if c.Failure != nil || c.Error != nil {
+					t.Errorf("h2spec %s: %s (failed twice)\n%s", s.Package, c.Name, out)
+				}
+			}
+		}
+		t.Logf("h2spec %s passed when run again after failing: %v", section, names)
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 type metrics struct {
@@ -111,7 +113,7 @@ func (m *metrics) countHandshake(cs tls.ConnectionState) {
 	if cs.DidResume {
 		resumed = "true"
 	}
-	m.handshakes.WithLabelValues(tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), cs.CurveID.String(), resumed).Inc()
+	m.handshakes.WithLabelValues(tlspolicy.VersionName(cs.Version), tlspolicy.CipherSuiteName(cs.CipherSuite), tlspolicy.GroupName(cs.CurveID), resumed).Inc()
 }
 
 func (m *metrics) unrouted(status int) {

@@ -182,12 +182,18 @@ func (st *state) startBackground(ctx context.Context, g *Gateway) {
 	if st.rate != nil {
 		go st.rate.janitor(ctx)
 	}
+	if st.accessLog != nil {
+		go st.accessLog.flushLoop(ctx)
+	}
 	go g.watchExpiry(ctx, st)
 }
 
 func (st *state) close() {
 	if st.stopBackground != nil {
 		st.stopBackground()
+	}
+	if st.accessLog != nil {
+		st.accessLog.flush()
 	}
 	for _, p := range st.pools {
 		p.close()

@@ -2,13 +2,14 @@ package gateway
 
 import (
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"sort"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // whoamiHandler is the built-in API that shows a client what the gateway
@@ -63,9 +64,9 @@ func (whoamiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.TLS != nil {
 		doc.TLS = &WhoamiTLS{
-			Version:     tls.VersionName(r.TLS.Version),
-			CipherSuite: tls.CipherSuiteName(r.TLS.CipherSuite),
-			Group:       r.TLS.CurveID.String(),
+			Version:     tlspolicy.VersionName(r.TLS.Version),
+			CipherSuite: tlspolicy.CipherSuiteName(r.TLS.CipherSuite),
+			Group:       tlspolicy.GroupName(r.TLS.CurveID),
 			ALPN:        r.TLS.NegotiatedProtocol,
 			SNI:         r.TLS.ServerName,
 			Resumed:     r.TLS.DidResume,
