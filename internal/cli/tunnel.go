@@ -85,7 +85,7 @@ are reloaded when they change, without dropping open connections.`,
 	fl.StringVar(&f.listen, "listen", "", "address to accept connections on, e.g. 127.0.0.1:9000 (client) or :9443 (server)")
 	fl.StringVar(&f.target, "target", "", "HOST:PORT to forward to")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:2020", "admin listener for /metrics and /healthz, or off")
-	fl.StringVar(&f.tlsProfile, "tls-profile", tlspolicy.DefaultProfileName, "TLS profile: "+strings.Join(tlspolicy.ProfileNames(), ", ")+" (client mode never goes below TLS 1.2)")
+	fl.StringVar(&f.tlsProfile, "tls-profile", tlspolicy.DefaultProfileName, "TLS profile: modern (TLS 1.3 only) or intermediate (TLS 1.3 and 1.2, forward secrecy and AEAD only)")
 	fl.StringVar(&f.cert, "cert", "", "certificate chain PEM file: the client certificate (client mode) or the served one (server mode)")
 	fl.StringVar(&f.key, "key", "", "private key PEM file for --cert")
 	fl.StringVar(&f.alpn, "alpn", "", "application protocols to offer or accept, comma-separated, e.g. h2,http/1.1")
@@ -127,7 +127,7 @@ func runTunnel(cmd *cobra.Command, g *Globals, f *tunnelFlags) error {
 	if err := f.check(cmd); err != nil {
 		return UsageError(err)
 	}
-	profile, err := tlspolicy.ProfileByName(f.tlsProfile)
+	profile, err := tunnel.Profile(f.tlsProfile)
 	if err != nil {
 		return UsageError(fmt.Errorf("--tls-profile: %w", err))
 	}

@@ -230,3 +230,14 @@ func TestClientAcceptsGoodTargets(t *testing.T) {
 		})
 	}
 }
+
+func TestProfileRefusesLegacySuites(t *testing.T) {
+	for _, name := range []string{"modern", "intermediate", ""} {
+		if _, err := Profile(name); err != nil {
+			t.Errorf("Profile(%q): %v", name, err)
+		}
+	}
+	if _, err := Profile("old"); err == nil || !strings.Contains(err.Error(), "use modern or intermediate") {
+		t.Errorf(`Profile("old") = %v; want a refusal naming the usable profiles`, err)
+	}
+}

@@ -10,11 +10,15 @@ package tunnel
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // Mode is the direction a tunnel works in.
@@ -214,4 +218,24 @@ func (b *base) forEachSession(fn func(*session)) {
 	for _, s := range ss {
 		fn(s)
 	}
+}
+
+// Profile returns the named tlspolicy profile if the tunnel may use it: TLS
+// 1.2 or newer with forward-secret, AEAD suites only. The tunnel carries
+// protocols that have no security of their own, so it does not offer the
+// legacy profile that a web server might need for old browsers.
+func Profile(name string) (tlspolicy.Profile, error) {
+	p, err := tlspolicy.ProfileByName(name)
+	if err != nil {
+		return p, err
+	}
+	if p.MinVersion < tls.VersionTLS12 {
+		return p, fmt.Errorf("profile %q allows %s; the tunnel needs TLS 1.2 or newer: use modern or intermediate", p.Name, tlspolicy.VersionName(p.MinVersion))
+	}
+	for _, cs := range p.Suites() {
+		if !cs.IsAEAD() || !(cs.ForwardSecrecy || cs.IsTLS13()) {
+			return p, fmt.Errorf("profile %q allows %s; the tunnel needs forward-secret AEAD suites only: use modern or intermediate", p.Name, cs.Name)
+		}
+	}
+	return p, nil
 }
