@@ -383,16 +383,6 @@ func (s *server) shutdown(gw *gateway.Gateway) error {
 // command that works as printed.
 func (s *server) announce(file *config.File, f *serveFlags) {
 	https := s.gw.Addr(gateway.ListenerHTTPS)
-	_, port, _ := net.SplitHostPort(https.String())
-	host := "localhost"
-	if len(file.Sites) > 0 && len(file.Sites[0].Hosts) > 0 && f.config == "" && len(f.from) > 0 {
-		host = file.Sites[0].Hosts[0]
-	}
-	url := "https://" + host
-	if port != "443" {
-		url += ":" + port
-	}
-	url += "/"
 	out := s.g.Stderr
 	fmt.Fprintf(out, "tlsgate serve: HTTPS on %s", https)
 	if a := s.gw.Addr(gateway.ListenerHTTP); a != nil {
@@ -402,15 +392,56 @@ func (s *server) announce(file *config.File, f *serveFlags) {
 		fmt.Fprintf(out, ", metrics on http://%s/metrics", a)
 	}
 	fmt.Fprintln(out)
-	if s.ca != nil {
-		home, _ := s.g.Home()
-		root := filepath.Join(pki.Dir(home), "root.pem")
-		resolve := ""
-		if host != "localhost" {
-			resolve = " --resolve " + host + ":" + port + ":127.0.0.1"
-		}
-		fmt.Fprintf(s.g.Stdout, "curl --cacert %s%s %s\n", shellQuote(root), resolve, url)
+	if cmd := curlCommand(file, s.ca, s.g, https); cmd != "" {
+		fmt.Fprintln(s.g.Stdout, cmd)
 	}
+}
+
+// curlCommand is a command that reaches the first site served with a
+// certificate from the local CA, trusting that CA; "" when there is none.
+func curlCommand(file *config.File, ca *pki.CA, g *Globals, https net.Addr) string {
+	if ca == nil || https == nil {
+		return ""
+	}
+	_, port, _ := net.SplitHostPort(https.String())
+	host := ""
+	for _, site := range file.Sites {
+		if src := site.Certificate.Source; src != "" && src != "local" {
+			continue
+		}
+		for _, h := range site.Hosts {
+			if h == "localhost" {
+				host = h
+				break
+			}
+			if host == "" && !strings.HasPrefix(h, "*.") {
+				host = h
+			}
+		}
+		break
+	}
+	if host == "" {
+		return ""
+	}
+	home, err := g.Home()
+	if err != nil {
+		return ""
+	}
+	root := filepath.Join(pki.Dir(home), "root.pem")
+	target := host
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() {
+		target = "[" + host + "]"
+	}
+	url := "https://" + target
+	if port != "443" {
+		url += ":" + port
+	}
+	url += "/"
+	resolve := ""
+	if _, err := netip.ParseAddr(host); err != nil && host != "localhost" {
+		resolve = " --resolve " + host + ":" + port + ":127.0.0.1"
+	}
+	return fmt.Sprintf("curl --cacert %s%s %s", shellQuote(root), resolve, url)
 }
 
 func shellQuote(s string) string {
