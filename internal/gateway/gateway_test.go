@@ -660,3 +660,29 @@ func TestAdminHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestSlowHeadersAndSlowHandshakeAreCut(t *testing.T) {
+	site, roots := siteFor(t, whoamiRoute())
+	tg := startGateway(t, &Config{Sites: []*Site{site}, Limits: Limits{ReadHeaderTimeout: 200 * time.Millisecond}}, roots)
+	// A TCP connection that never starts its handshake.
+	idle, err := net.DialTimeout("tcp", tg.https, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// A TLS connection that dribbles its request headers.
+	slow, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tg.https,
+		&tls.Config{ServerName: "localhost", RootCAs: roots, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "GET / HTTP/1.1\r\nHost: localhost\r\n")
+	for _, c := range []net.Conn{idle, slow} {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := io.Copy(io.Discard, c)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Errorf("%T: the gateway kept a connection without complete headers open for 10s", c)
+		}
+	}
+}
