@@ -284,3 +284,23 @@ func kindList() string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// MarshalText writes the rule as ParseRule reads it, so rules round-trip
+// through YAML and JSON configuration.
+func (r Rule) MarshalText() ([]byte, error) {
+	if r.match == nil {
+		return nil, fmt.Errorf("rule %q was not built by ParseRule or NewRule", r.String())
+	}
+	return []byte(r.String()), nil
+}
+
+// UnmarshalText parses a rule with ParseRule, so configuration decoders
+// (go.yaml.in/yaml/v3, encoding/json) can read rules directly.
+func (r *Rule) UnmarshalText(b []byte) error {
+	p, err := ParseRule(string(b))
+	if err != nil {
+		return err
+	}
+	*r = p
+	return nil
+}

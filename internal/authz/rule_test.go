@@ -1,10 +1,13 @@
 package authz
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestParseRuleAccepts(t *testing.T) {
@@ -218,5 +221,47 @@ func TestNewRuleFromFlag(t *testing.T) {
 	}
 	if _, err := NewRule("host", "x"); err == nil {
 		t.Error(`NewRule("host") succeeded`)
+	}
+}
+
+func TestRuleTextRoundTrip(t *testing.T) {
+	var rules []Rule
+	err := json.Unmarshal([]byte(`["uri:spiffe://corp.test/billing", "dns:*.Corp.Test", "any"]`), &rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 3 || !rules[0].Match(identityWithURI("spiffe://corp.test/billing")) {
+		t.Fatalf("decoded rules %v do not match", rules)
+	}
+	b, err := json.Marshal(rules)
+	if err != nil || string(b) != `["uri:spiffe://corp.test/billing","dns:*.corp.test","any"]` {
+		t.Errorf("encoded %s, %v", b, err)
+	}
+	if err := json.Unmarshal([]byte(`["uri:spiffe://Corp.test/x"]`), &rules); err == nil || !strings.Contains(err.Error(), "must be lowercase") {
+		t.Errorf("decoding a bad rule: %v", err)
+	}
+	if _, err := json.Marshal(Rule{Kind: KindCN, Pattern: "x"}); err == nil {
+		t.Error("a hand-made Rule, which matches nothing, was encoded")
+	}
+}
+
+func identityWithURI(u string) *Identity { return &Identity{URIs: []string{u}} }
+
+// TestRulesFromYAML reads rules the way the configuration does; a bad one
+// fails the decoding with the reason (the config package adds file:line,
+// which it has from the YAML node).
+func TestRulesFromYAML(t *testing.T) {
+	var cfg struct {
+		Allow []Rule `yaml:"allow"`
+	}
+	if err := yaml.Unmarshal([]byte("allow:\n  - uri:spiffe://corp.test/billing\n  - email:*@corp.test\n"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Allow) != 2 || cfg.Allow[1].String() != "email:*@corp.test" {
+		t.Fatalf("decoded %v", cfg.Allow)
+	}
+	err := yaml.Unmarshal([]byte("allow:\n  - dns:ok.corp.test\n  - uri:spiffe://corp.test/a/../b\n"), &cfg)
+	if err == nil || !strings.Contains(err.Error(), `".." is not allowed`) {
+		t.Errorf("bad rule in YAML: %v; want the reason", err)
 	}
 }
