@@ -241,3 +241,18 @@ func TestProfileRefusesLegacySuites(t *testing.T) {
 		t.Errorf(`Profile("old") = %v; want a refusal naming the usable profiles`, err)
 	}
 }
+
+// TestClientOffersALPN passes --alpn to the target and logs what was agreed.
+func TestClientOffersALPN(t *testing.T) {
+	f := testpki.Good(t, testpki.ECDSAP256)
+	cfg := fixtureTLS(f)
+	cfg.NextProtos = []string{"h2", "http/1.1"}
+	tt := startTLSTarget(t, cfg)
+	addr, lb, _ := startClient(t, tt.addr, ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots, ALPN: []string{"http/1.1"}})
+	c := dial(t, addr)
+	if _, err := roundTrip(c, "GET / HTTP/1.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	lb.waitFor(t, "alpn=http/1.1")
+}

@@ -143,7 +143,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) closeDenied() {
 	s.forEachSession(func(sess *session) {
 		sess.mu.Lock()
-		id, _ := sess.peer.(*authz.Identity)
+		id := sess.peer
 		sess.mu.Unlock()
 		if id == nil {
 			return

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
@@ -97,7 +98,7 @@ type session struct {
 	mu     sync.Mutex
 	closed bool
 	conns  []net.Conn
-	peer   any // *authz.Identity in server mode
+	peer   *authz.Identity // the verified client, in server mode
 }
 
 func (s *session) add(c net.Conn) bool {
