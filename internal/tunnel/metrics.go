@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certcheck"
 )
 
 // Metrics are the counters a tunnel exports on its admin listener. The TLS
@@ -34,7 +36,18 @@ type Metrics struct {
 	certReloads       *prometheus.CounterVec
 	certExpiry        *prometheus.GaugeVec
 
-	up, down prometheus.Counter
+	up, down   prometheus.Counter
+	targetDown atomic.Bool
+}
+
+// setTargetUp records whether the target accepts connections.
+func (m *Metrics) setTargetUp(up bool) {
+	m.targetDown.Store(!up)
+	if up {
+		m.targetUp.Set(1)
+	} else {
+		m.targetUp.Set(0)
+	}
 }
 
 // NewMetrics registers the tunnel's metrics, plus Go and process metrics, in
@@ -81,6 +94,19 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	}
 	m.up = m.bytes.WithLabelValues("up")
 	m.down = m.bytes.WithLabelValues("down")
+	// Zero series for every failure reason, so alerts on a rate see the
+	// first failure rather than the appearance of a series.
+	for _, r := range certcheck.Reasons() {
+		if r != certcheck.ReasonOK {
+			m.handshakeFailures.WithLabelValues(string(r))
+		}
+	}
+	for _, r := range []string{"pin_mismatch", "not_tls", "timeout", "peer_closed", "protocol_version", "no_shared_parameters", "other"} {
+		m.handshakeFailures.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "handshake_failed", "denied", "target_down", "target_unreachable", "error"} {
+		m.connections.WithLabelValues(r)
+	}
 	reg.MustRegister(m.connections, m.open, m.bytes, m.duration, m.handshakes, m.handshakeFailures,
 		m.denials, m.targetUp, m.certReloads, m.certExpiry,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -113,7 +139,8 @@ func (m *Metrics) countHandshake(cs tls.ConnectionState) {
 	m.handshakes.WithLabelValues(tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), cs.CurveID.String(), resumed).Inc()
 }
 
-// AdminHandler serves /metrics and /healthz, and, when deny is not nil,
+// AdminHandler serves /metrics, /healthz and /readyz (503 while the target
+// is down), and, when deny is not nil,
 // the deny-list at /deny: GET lists it, POST adds and DELETE removes the
 // entry given as JSON {"entry": "serial:0A:1B", "note": "..."}. Adding an
 // entry closes the open connections of the identities it names.
@@ -123,6 +150,17 @@ func (m *Metrics) AdminHandler(deny *authz.DenyList) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
+	})
+	// Ready while the target accepts connections: an orchestrator can take
+	// the tunnel out of rotation while its service is down.
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if m.targetDown.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("target down\n"))
+			return
+		}
+		w.Write([]byte("ready\n"))
 	})
 	if deny != nil {
 		mux.HandleFunc("GET /deny", func(w http.ResponseWriter, r *http.Request) {

@@ -221,6 +221,9 @@ func TestTargetDownThenBack(t *testing.T) {
 	if v := counterValue(t, s.m.targetUp); v != 0 {
 		t.Errorf("target_up = %v while down", v)
 	}
+	if code := readyz(t, s.m); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d while the target is down", code)
+	}
 	c2, err := dialTLS(t, addr, m.clientTLS(nil))
 	if err == nil {
 		_, err = roundTrip(c2, "PING\r\n")
@@ -257,6 +260,9 @@ func TestTargetDownThenBack(t *testing.T) {
 	}
 	if got, err := roundTrip(c3, "PING\r\n"); err != nil || got != "PING\r\n" {
 		t.Fatalf("after the target came back: %q, %v", got, err)
+	}
+	if code := readyz(t, s.m); code != http.StatusOK {
+		t.Errorf("/readyz = %d after the target came back", code)
 	}
 }
 
@@ -366,4 +372,11 @@ func TestRevokedClientsAreRefused(t *testing.T) {
 	if n := accepted(); n != 1 {
 		t.Errorf("target accepted %d connections, want only the good client's", n)
 	}
+}
+
+func readyz(t *testing.T, m *Metrics) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.AdminHandler(nil).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	return rec.Code
 }

@@ -34,7 +34,7 @@ type target struct {
 
 func newTarget(addr string, o Options) *target {
 	t := &target{addr: addr, dialTimeout: o.DialTimeout, log: o.Logger, m: o.Metrics}
-	t.m.targetUp.Set(1)
+	t.m.setTargetUp(true)
 	return t
 }
 
@@ -78,7 +78,7 @@ func (t *target) markDown(ctx context.Context, err error) {
 	}
 	t.down = true
 	t.nextTry = time.Now().Add(minRetryDelay)
-	t.m.targetUp.Set(0)
+	t.m.setTargetUp(false)
 	t.log.Error("target is down; closing new connections until it answers again", "target", t.addr, "error", err)
 	go t.probe(ctx)
 }
@@ -101,7 +101,7 @@ func (t *target) probe(ctx context.Context) {
 			t.mu.Lock()
 			t.down, t.lastErr = false, nil
 			t.mu.Unlock()
-			t.m.targetUp.Set(1)
+			t.m.setTargetUp(true)
 			t.log.Info("target answers again", "target", t.addr, "attempts", attempt)
 			return
 		}
