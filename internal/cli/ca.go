@@ -108,7 +108,7 @@ func caError(err error) error {
 	if err == nil || errors.As(err, &ee) {
 		return err
 	}
-	for _, usage := range []error{pki.ErrPolicy, pki.ErrUnknownSerial, pki.ErrNotInitialized, pki.ErrExists} {
+	for _, usage := range []error{pki.ErrPolicy, pki.ErrBadOption, pki.ErrUnknownSerial, pki.ErrNotInitialized, pki.ErrExists} {
 		if errors.Is(err, usage) {
 			return UsageError(err)
 		}

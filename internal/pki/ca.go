@@ -56,6 +56,7 @@ var (
 	ErrUnknownSerial  = errors.New("unknown serial number")
 	ErrAlreadyRevoked = errors.New("certificate already revoked")
 	ErrPolicy         = errors.New("refused by CA policy")
+	ErrBadOption      = errors.New("invalid option")
 )
 
 // InitOptions shape a new CA.
@@ -175,17 +176,20 @@ func Init(ctx context.Context, home string, o InitOptions) (*CA, error) {
 		o.IntermediateValidity = defaultInterLife
 	}
 	if o.IntermediateValidity > o.RootValidity {
-		return nil, fmt.Errorf("intermediate validity %v exceeds root validity %v", o.IntermediateValidity, o.RootValidity)
+		return nil, fmt.Errorf("%w: intermediate validity %v exceeds root validity %v", ErrBadOption, o.IntermediateValidity, o.RootValidity)
 	}
 	if o.PublicURL != "" {
 		if err := checkPublicURL(o.PublicURL); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: --public-url: %v", ErrBadOption, err)
 		}
 	}
 	for _, d := range o.PermitDNS {
 		if err := checkDNSName(strings.TrimPrefix(d, ".")); err != nil {
-			return nil, fmt.Errorf("--permit-dns %q: %w", d, err)
+			return nil, fmt.Errorf("%w: --permit-dns %q: %v", ErrBadOption, d, err)
 		}
+	}
+	if _, err := ParseKeyType(string(o.KeyType)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadOption, err)
 	}
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)

@@ -23,7 +23,8 @@ var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 func (ca *CA) newOCSPSigner(ctx context.Context) (*x509.Certificate, crypto.Signer, error) {
 	// x/crypto/ocsp signs with RSA and ECDSA only; an Ed25519 CA certifies
 	// a P-256 responder key instead.
-	kt := ca.settings.KeyType
+	set := ca.Settings()
+	kt := set.KeyType
 	if kt == Ed25519 {
 		kt = ECDSAP256
 	}
@@ -33,7 +34,7 @@ func (ca *CA) newOCSPSigner(ctx context.Context) (*x509.Certificate, crypto.Sign
 	}
 	now := ca.now()
 	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{Organization: []string{ca.settings.Name}, CommonName: ca.settings.Name + " OCSP Responder"},
+		Subject:               pkix.Name{Organization: []string{set.Name}, CommonName: set.Name + " OCSP Responder"},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(-backdate + ocspSignerLife - 1),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
