@@ -44,10 +44,9 @@ type ServeEnv struct {
 func (f *File) Gateway(env ServeEnv) (*gateway.Config, []io.Closer, error) {
 	var errs []error
 	var closers []io.Closer
-	positioned := func(fl Fields, key, format string, args ...any) error {
-		var es Errors
-		fl.Add(&es, key, format, args...)
-		return es.inFile(f.name)
+	// at reports a problem at a key of the file.
+	at := func(fl Fields, key, format string, args ...any) error {
+		return positioned(fl, key, format, args...).(Errors).inFile(f.name)
 	}
 	cfg := &gateway.Config{
 		Listen:       orDefault(f.Listen, ":8443"),
@@ -83,7 +82,7 @@ func (f *File) Gateway(env ServeEnv) (*gateway.Config, []io.Closer, error) {
 		path := resolvePath(env.Dir, f.AccessLog.Output)
 		lf, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 		if err != nil {
-			errs = append(errs, positioned(f.AccessLog.Fields, "output", "cannot open the access log: %v", err))
+			errs = append(errs, at(f.AccessLog.Fields, "output", "cannot open the access log: %v", err))
 		} else {
 			cfg.AccessLog = lf
 			closers = append(closers, lf)
@@ -104,14 +103,14 @@ func (f *File) Gateway(env ServeEnv) (*gateway.Config, []io.Closer, error) {
 		if env.SiteTLS != nil {
 			tc, err := env.SiteTLS(profile)
 			if err != nil {
-				errs = append(errs, positioned(s.Fields, "tls", "%v", err))
+				errs = append(errs, at(s.Fields, "tls", "%v", err))
 			}
 			gs.TLS = tc
 		}
 		src, err := s.Certificate.source(env, s.Hosts)
 		switch {
 		case err != nil:
-			errs = append(errs, positioned(s.Certificate.Fields, certKey(s.Certificate), "%v", err))
+			errs = append(errs, at(s.Certificate.Fields, certKey(s.Certificate), "%v", err))
 		case s.Certificate.Source == "acme":
 			// certmagic staples OCSP itself.
 			gs.Certs = src

@@ -13,15 +13,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
-
-	"github.com/tlsgate/tlsgate/internal/certsource"
 )
 
 // Options are the gateway's collaborators.
@@ -307,8 +304,6 @@ func CertReloadCounter(reg *prometheus.Registry) func(string, error) {
 	return newCertReloadCounter(reg)
 }
 
-var _ certsource.Source = (*certsource.Static)(nil)
-
 // serverErrorLog turns net/http's error log into counted, structured events.
 type serverErrorLog struct{ g *Gateway }
 
@@ -330,5 +325,3 @@ func trimNL(s string) string {
 	}
 	return s
 }
-
-var _ = strconv.Itoa

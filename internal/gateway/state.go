@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
@@ -87,7 +88,7 @@ func (g *Gateway) buildState(cfg *Config) (*state, error) {
 		st.sites = append(st.sites, s)
 		for _, h := range sc.Hosts {
 			n := normalizeHost(h)
-			if suffix, ok := stringsCutPrefix(n, "*."); ok {
+			if suffix, ok := strings.CutPrefix(n, "*."); ok {
 				st.hosts.wildcard[suffix] = s
 			} else {
 				st.hosts.exact[n] = s
@@ -164,13 +165,6 @@ func (st *state) setRedirectPort(port int) {
 	if port != 443 && port != 0 {
 		st.redirectPort = strconv.Itoa(port)
 	}
-}
-
-func stringsCutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return s, false
 }
 
 func (st *state) startBackground(ctx context.Context, g *Gateway) {
