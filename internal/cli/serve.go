@@ -241,8 +241,8 @@ func (s *server) build(ctx context.Context, file *config.File) (*gateway.Config,
 		Stdout:       s.g.Stdout,
 		Stderr:       s.g.Stderr,
 		OnCertReload: s.certReload,
-		LocalCertificates: func(hosts []string) (certsource.Source, error) {
-			return s.localSource(ctx, hosts)
+		LocalCertificates: func(hosts []string, lazy bool) (certsource.Source, error) {
+			return s.localSource(ctx, hosts, lazy)
 		},
 		SiteTLS: s.siteTLS,
 	}
@@ -258,8 +258,8 @@ func (s *server) build(ctx context.Context, file *config.File) (*gateway.Config,
 
 // localSource returns the certificate source backed by the local CA for
 // hosts, creating the CA on first use.
-func (s *server) localSource(ctx context.Context, hosts []string) (certsource.Source, error) {
-	key := strings.Join(hosts, ",")
+func (s *server) localSource(ctx context.Context, hosts []string, lazy bool) (certsource.Source, error) {
+	key := fmt.Sprint(hosts, lazy)
 	if l, ok := s.locals[key]; ok {
 		return l, nil
 	}
@@ -282,7 +282,7 @@ func (s *server) localSource(ctx context.Context, hosts []string) (certsource.So
 		}
 		return is.TLSCertificate, nil
 	}
-	l, err := certsource.NewLocal(ctx, issue, hosts, certsource.LocalOptions{Logger: s.g.Logger})
+	l, err := certsource.NewLocal(ctx, issue, hosts, certsource.LocalOptions{Logger: s.g.Logger, Lazy: lazy})
 	if err != nil {
 		return nil, err
 	}

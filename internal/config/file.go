@@ -123,6 +123,9 @@ type Certificate struct {
 	CA string `yaml:"ca"`
 	// ACME configures source acme.
 	ACME *ACME `yaml:"acme"`
+	// OnFirstHandshake, with source local, issues the certificate when the
+	// first client connects instead of at start.
+	OnFirstHandshake bool `yaml:"on_first_handshake"`
 }
 
 // ACME is where and how certificates are obtained with the ACME protocol.
@@ -359,6 +362,9 @@ func (c *Certificate) validate(es *Errors) {
 			c.Add(es, "acme", "acme settings are only read with source: acme")
 		}
 	case "files":
+		if c.OnFirstHandshake {
+			c.Add(es, "on_first_handshake", "on_first_handshake applies to source local only")
+		}
 		if c.ACME != nil {
 			c.Add(es, "acme", "acme settings are only read with source: acme")
 		}
@@ -369,6 +375,9 @@ func (c *Certificate) validate(es *Errors) {
 			c.Add(es, "key", "source files needs key: PATH to the PEM private key")
 		}
 	case "acme":
+		if c.OnFirstHandshake {
+			c.Add(es, "on_first_handshake", "on_first_handshake applies to source local only")
+		}
 		if c.Cert != "" || c.Key != "" || c.CA != "" {
 			c.Add(es, "source", "cert, key and ca are only read with source: files")
 		}

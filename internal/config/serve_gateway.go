@@ -28,8 +28,9 @@ type ServeEnv struct {
 	// OnCertReload counts certificate file reloads (may be nil).
 	OnCertReload func(certFile string, err error)
 	// LocalCertificates returns the source for a site with source local
-	// (the built-in CA); nil makes such sites an error.
-	LocalCertificates func(hosts []string) (certsource.Source, error)
+	// (the built-in CA), issuing at start or, when lazy, on the first
+	// handshake; nil makes such sites an error.
+	LocalCertificates func(hosts []string, lazy bool) (certsource.Source, error)
 	// SiteTLS returns the TLS policy skeleton for a profile name ("" is the
 	// default profile); nil leaves the gateway's own minimum.
 	SiteTLS func(profile string) (*tls.Config, error)
@@ -255,7 +256,7 @@ func (c *Certificate) source(env ServeEnv, hosts []string) (certsource.Source, e
 		if env.LocalCertificates == nil {
 			return nil, errors.New("the local CA is not available here; use source: files")
 		}
-		return env.LocalCertificates(hosts)
+		return env.LocalCertificates(hosts, c.OnFirstHandshake)
 	}
 	return nil, fmt.Errorf("certificate source %q is not available", c.Source)
 }
