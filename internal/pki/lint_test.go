@@ -14,6 +14,7 @@ import (
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
+	"golang.org/x/crypto/ocsp"
 )
 
 // lintExclusions are the only lints not applied, each with its reason: all
@@ -110,7 +111,8 @@ var (
 )
 
 // TestZlint lints every profile with every key type, the CA certificates,
-// the OCSP signer and both CRLs, for an ECDSA and an RSA hierarchy; openssl
+// the OCSP signer, both CRLs and good and revoked OCSP answers, for an
+// ECDSA and an RSA hierarchy; openssl
 // verifies each leaf's chain and purpose on the way.
 func TestZlint(t *testing.T) {
 	lintKeysOnce.Do(func() {
@@ -133,7 +135,7 @@ func TestZlint(t *testing.T) {
 			lintCert(t, reg, "root", ca.Root())
 			lintCert(t, reg, "intermediate", ca.Intermediate())
 			lintCert(t, reg, "ocsp signer", ca.ocspCert)
-			var last *Issued
+			var first, last *Issued
 			for _, p := range Profiles {
 				for _, kt := range KeyTypes {
 					req := Request{Profile: p, PublicKey: lintKeys[kt].Public(), DNS: []string{"api.example.com", "localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}}
@@ -147,10 +149,32 @@ func TestZlint(t *testing.T) {
 					lintCert(t, reg, fmt.Sprintf("%s/%s", p, kt), is.Leaf)
 					opensslVerify(t, ca, is, p)
 					last = is
+					if first == nil {
+						first = is
+					}
 				}
 			}
 			if err := ca.Revoke(ctx, last.Leaf.SerialNumber, ReasonKeyCompromise); err != nil {
 				t.Fatal(err)
+			}
+			resp := ca.NewResponder()
+			for _, is := range []*Issued{first, last} {
+				req, _ := OCSPRequest(is.Leaf, ca.Intermediate())
+				a, err := resp.Respond(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := ocsp.ParseResponse(a.DER, ca.Intermediate())
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs := zlint.LintOcspResponseEx(r, reg)
+				if len(rs.Results) == 0 {
+					t.Fatal("no OCSP response lint ran")
+				}
+				if p := lintProblems(rs); len(p) > 0 {
+					t.Errorf("OCSP response (status %d):\n  %s", r.Status, strings.Join(p, "\n  "))
+				}
 			}
 			crl, err := ca.RevocationList(ctx)
 			if err != nil {
