@@ -31,6 +31,7 @@ type tunnelFlags struct {
 	cert, key, sni, alpn              string
 	localCAIdentity, clientAuth       string
 	cas, pins, clientCAs, localNames  []string
+	clientCRLs                        []string
 	allow                             map[authz.Kind]*[]string
 
 	drainTimeout, dialTimeout, handshakeTimeout, reloadInterval time.Duration
@@ -39,7 +40,7 @@ type tunnelFlags struct {
 // Flags that only mean something in one mode; giving them in the other is a
 // usage error rather than silently ignored.
 var (
-	tunnelServerOnly = []string{"client-auth", "client-ca", "allow-uri", "allow-dns", "allow-email", "allow-cn",
+	tunnelServerOnly = []string{"client-auth", "client-ca", "client-crl", "allow-uri", "allow-dns", "allow-email", "allow-cn",
 		"allow-fingerprint", "allow-spki", "allow-any-verified", "local-ca", "local-ca-name"}
 	tunnelClientOnly = []string{"ca", "pin", "sni", "allow-remote", "local-ca-identity"}
 )
@@ -104,6 +105,7 @@ are reloaded when they change, without dropping open connections.`,
 	fl.StringArrayVar(&f.localNames, "local-ca-name", nil, "server mode with --local-ca: name (DNS or IP) to put in the certificate (repeatable; default localhost, 127.0.0.1, ::1 and the host name)")
 	fl.StringVar(&f.clientAuth, "client-auth", "off", "server mode: client certificates: require, optional or off")
 	fl.StringArrayVar(&f.clientCAs, "client-ca", nil, "server mode: PEM file of the CAs that issue client certificates (repeatable; default the local CA)")
+	fl.StringArrayVar(&f.clientCRLs, "client-crl", nil, "server mode: CRL file (PEM or DER) of the client CAs, re-read when it changes; clients whose issuer has no current CRL are refused (repeatable)")
 	for _, a := range []struct {
 		kind authz.Kind
 		help string
@@ -283,8 +285,20 @@ func (f *tunnelFlags) newServer(ctx context.Context, g *Globals, opts tunnel.Opt
 			cfg.Revocation = tunnel.LocalCARevocation(c)
 			g.Logger.Info("trusting client certificates from the local CA, checking each against its revocations", "root_sha256", c.RootFingerprint())
 		}
-	} else if len(f.clientCAs) > 0 {
-		return nil, UsageError(errors.New("--client-ca needs --client-auth require or optional"))
+	} else if len(f.clientCAs) > 0 || len(f.clientCRLs) > 0 {
+		return nil, UsageError(errors.New("--client-ca and --client-crl need --client-auth require or optional"))
+	}
+	if len(f.clientCRLs) > 0 {
+		crls, err := tunnel.NewCRLFiles(f.clientCRLs, f.reloadInterval, g.Logger)
+		if err != nil {
+			return nil, UsageError(fmt.Errorf("--client-crl: %w", err))
+		}
+		go crls.Run(ctx)
+		if cfg.Revocation != nil {
+			cfg.Revocation = tunnel.AllRevocationCheckers{cfg.Revocation, crls}
+		} else {
+			cfg.Revocation = crls
+		}
 	}
 	var src certsource.Source
 	if f.localCA {

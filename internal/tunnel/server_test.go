@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -379,4 +382,95 @@ func readyz(t *testing.T, m *Metrics) int {
 	rec := httptest.NewRecorder()
 	m.AdminHandler(nil).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	return rec.Code
+}
+
+// TestClientCRLFiles refuses a client its CA's CRL lists, and follows a new
+// CRL written over the file.
+func TestClientCRLFiles(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	crlFile := filepath.Join(t.TempDir(), "clients.crl")
+	writeCRL := func(revoked ...*x509.Certificate) {
+		der := m.clientCA.CRL(t, revoked...)
+		b := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+		if err := os.WriteFile(crlFile+".new", b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(crlFile+".new", crlFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCRL(m.billing.Cert)
+	crls, err := NewCRLFiles([]string{crlFile}, reloadInterval, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go crls.Run(ctx)
+
+	p, _ := authz.ParsePolicy([]string{"any"})
+	opts, lb := testOptions(t, echo)
+	cert := m.server.TLSCertificate()
+	s, err := NewServer(ServerConfig{
+		Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		ClientAuth: ClientAuthRequire, ClientCAs: m.clientCA.Root().Pool(), Policy: p, Revocation: crls,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serveInBackground(t, s.Serve)
+	try := func(client *testpki.Issued) error {
+		c, err := dialTLS(t, addr, m.clientTLS(client))
+		if err == nil {
+			_, err = roundTrip(c, "PING\r\n")
+			c.Close()
+		}
+		return err
+	}
+	if err := try(m.web); err != nil {
+		t.Fatalf("client absent from the CRL refused: %v", err)
+	}
+	if err := try(m.billing); err == nil {
+		t.Fatal("client on the CRL passed")
+	}
+	lb.waitFor(t, "reason=revoked", "according to the CRL")
+
+	writeCRL() // the revocation was a mistake: a new CRL without it
+	deadline := time.Now().Add(testTimeout)
+	for try(m.billing) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the new CRL was not picked up")
+		}
+		time.Sleep(reloadInterval)
+	}
+	if _, err := NewCRLFiles([]string{filepath.Join(t.TempDir(), "missing.crl")}, 0, nil); err == nil {
+		t.Error("a missing CRL file was accepted")
+	}
+}
+
+func TestAllRevocationCheckers(t *testing.T) {
+	answer := func(state certcheck.RevocationState, err error) certcheck.RevocationChecker {
+		return certcheck.RevocationFunc(func(context.Context, *x509.Certificate, *x509.Certificate, time.Time) (certcheck.RevocationStatus, error) {
+			return certcheck.RevocationStatus{State: state, Source: string(state)}, err
+		})
+	}
+	good, revoked, unknown := answer(certcheck.RevocationGood, nil), answer(certcheck.RevocationRevoked, nil), answer(certcheck.RevocationUnknown, nil)
+	failing := answer(certcheck.RevocationUnknown, errors.New("store down"))
+	cert := &x509.Certificate{}
+	for _, tc := range []struct {
+		all  AllRevocationCheckers
+		want certcheck.RevocationState
+	}{
+		{AllRevocationCheckers{good, good}, certcheck.RevocationGood},
+		{AllRevocationCheckers{good, revoked}, certcheck.RevocationRevoked}, // a later revocation is not hidden
+		{AllRevocationCheckers{unknown, revoked}, certcheck.RevocationRevoked},
+		{AllRevocationCheckers{good, unknown}, certcheck.RevocationUnknown},
+		{AllRevocationCheckers{failing, good}, certcheck.RevocationUnknown},
+	} {
+		st, _ := tc.all.CheckRevocation(context.Background(), cert, cert, time.Now())
+		if st.State != tc.want {
+			t.Errorf("%d checkers: %s, want %s", len(tc.all), st.State, tc.want)
+		}
+	}
 }
