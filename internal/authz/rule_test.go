@@ -187,13 +187,13 @@ func TestMalformedSANsNeverMatch(t *testing.T) {
 		Emails:   []string{"@corp.test", "ops@corp.test@evil.test"},
 	}
 	for _, s := range []string{"uri:spiffe://corp.test/**", "uri:spiffe://corp.test/billing", "dns:*.corp.test", "email:*@corp.test", "email:*@evil.test"} {
-		if MustRule(t, s).Match(id) {
+		if mustRule(t, s).Match(id) {
 			t.Errorf("%s matched a malformed SAN in %+v", s, id)
 		}
 	}
 }
 
-func MustRule(t testing.TB, s string) Rule {
+func mustRule(t testing.TB, s string) Rule {
 	t.Helper()
 	r, err := ParseRule(s)
 	if err != nil {
