@@ -121,10 +121,10 @@ func (c *Client) TLSConfig() *tls.Config { return c.tlsConf.Clone() }
 // Serve accepts plaintext connections on ln until ctx is done, then drains.
 func (c *Client) Serve(ctx context.Context, ln net.Listener) error {
 	c.log.Info("tunnel listening", "mode", ModeClient, "listen", ln.Addr().String(), "target", c.opts.Target, "server_name", c.tlsConf.ServerName)
-	return c.serve(ctx, ln, func(connCtx context.Context, local net.Conn, s *session) { c.handle(ctx, connCtx, local, s) })
+	return c.serve(ctx, ln, func(connCtx context.Context, local net.Conn, s *openConn) { c.handle(ctx, connCtx, local, s) })
 }
 
-func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *session) {
+func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *openConn) {
 	start := time.Now()
 	al := accessLog{b: c.base, start: start, client: local.RemoteAddr().String()}
 	raw, err := c.target.dial(ctx, serveCtx)

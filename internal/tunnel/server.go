@@ -136,31 +136,31 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer cancel()
 		go s.cfg.DenyList.Watch(wctx, s.closeDenied)
 	}
-	return s.serve(ctx, ln, func(connCtx context.Context, c net.Conn, sess *session) { s.handle(ctx, connCtx, c, sess) })
+	return s.serve(ctx, ln, func(connCtx context.Context, c net.Conn, oc *openConn) { s.handle(ctx, connCtx, c, oc) })
 }
 
 // closeDenied closes the connections of identities on the deny-list.
 func (s *Server) closeDenied() {
-	s.forEachSession(func(sess *session) {
-		sess.mu.Lock()
-		id := sess.peer
-		sess.mu.Unlock()
+	s.forEachOpen(func(oc *openConn) {
+		oc.mu.Lock()
+		id := oc.peer
+		oc.mu.Unlock()
 		if id == nil {
 			return
 		}
 		if e, denied := s.cfg.DenyList.Denied(id); denied {
 			s.log.Warn("closing connection of a denied client", "peer", id.String(), "rule", e.String(), "note", e.Note)
 			s.m.denials.WithLabelValues(string(authz.ReasonDenyListed), e.String()).Inc()
-			sess.close()
+			oc.close()
 		}
 	})
 }
 
-func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, sess *session) {
+func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, oc *openConn) {
 	al := accessLog{b: s.base, start: time.Now(), client: c.RemoteAddr().String()}
 	batch := &batchConn{Conn: c}
 	tc := tls.Server(batch, s.tlsConf)
-	sess.add(tc)
+	oc.add(tc)
 	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
@@ -193,9 +193,9 @@ func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, sess *session
 		}
 		al.attrs = append(al.attrs, slogRule(d.Rule))
 	}
-	sess.mu.Lock()
-	sess.peer = id
-	sess.mu.Unlock()
+	oc.mu.Lock()
+	oc.peer = id
+	oc.mu.Unlock()
 	// The deny-list may have changed between Authorize and now.
 	if _, denied := s.cfg.DenyList.Denied(id); denied {
 		al.denied(string(authz.ReasonDenyListed), "deny-list", "denied while connecting")
@@ -206,7 +206,7 @@ func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, sess *session
 		al.refused(resultForDialError(err), err)
 		return
 	}
-	if !sess.add(raw) {
+	if !oc.add(raw) {
 		return
 	}
 	al.relay(end{Conn: tc, tls: tc, batch: batch}, end{Conn: raw})

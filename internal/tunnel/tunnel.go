@@ -74,7 +74,7 @@ func (o *Options) setDefaults() {
 }
 
 // handler works one accepted connection from start to end.
-type handler func(ctx context.Context, c net.Conn, s *session)
+type handler func(ctx context.Context, c net.Conn, s *openConn)
 
 // base runs the accept loop, tracks open connections and drains them.
 type base struct {
@@ -83,40 +83,41 @@ type base struct {
 	log  *slog.Logger
 	m    *Metrics
 
-	mu       sync.Mutex
-	sessions map[*session]struct{}
-	wg       sync.WaitGroup
+	mu   sync.Mutex
+	open map[*openConn]struct{}
+	wg   sync.WaitGroup
 }
 
 func newBase(mode Mode, opts Options) *base {
 	opts.setDefaults()
-	return &base{mode: mode, opts: opts, log: opts.Logger, m: opts.Metrics, sessions: map[*session]struct{}{}}
+	return &base{mode: mode, opts: opts, log: opts.Logger, m: opts.Metrics, open: map[*openConn]struct{}{}}
 }
 
-// session is one accepted connection and what is known about it.
-type session struct {
+// openConn is one accepted connection, the connections opened for it,
+// and what is known about its peer.
+type openConn struct {
 	mu     sync.Mutex
 	closed bool
 	conns  []net.Conn
 	peer   *authz.Identity // the verified client, in server mode
 }
 
-func (s *session) add(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+func (oc *openConn) add(c net.Conn) bool {
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	if oc.closed {
 		c.Close()
 		return false
 	}
-	s.conns = append(s.conns, c)
+	oc.conns = append(oc.conns, c)
 	return true
 }
 
-func (s *session) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for _, c := range s.conns {
+func (oc *openConn) close() {
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	oc.closed = true
+	for _, c := range oc.conns {
 		c.Close()
 	}
 }
@@ -150,10 +151,10 @@ func (b *base) serve(ctx context.Context, ln net.Listener, h handler) error {
 			break
 		}
 		delay = 0
-		s := &session{}
+		s := &openConn{}
 		s.add(c)
 		b.mu.Lock()
-		b.sessions[s] = struct{}{}
+		b.open[s] = struct{}{}
 		b.mu.Unlock()
 		b.wg.Add(1)
 		go func() {
@@ -161,7 +162,7 @@ func (b *base) serve(ctx context.Context, ln net.Listener, h handler) error {
 			defer func() {
 				s.close()
 				b.mu.Lock()
-				delete(b.sessions, s)
+				delete(b.open, s)
 				b.mu.Unlock()
 			}()
 			h(connCtx, c, s)
@@ -187,7 +188,7 @@ func (b *base) drain(cancelConns context.CancelFunc) {
 	done := make(chan struct{})
 	go func() { b.wg.Wait(); close(done) }()
 	b.mu.Lock()
-	open := len(b.sessions)
+	open := len(b.open)
 	b.mu.Unlock()
 	if open > 0 {
 		b.log.Info("draining open connections", "open", open, "timeout", b.opts.DrainTimeout)
@@ -199,8 +200,8 @@ func (b *base) drain(cancelConns context.CancelFunc) {
 	}
 	cancelConns()
 	b.mu.Lock()
-	n := len(b.sessions)
-	for s := range b.sessions {
+	n := len(b.open)
+	for s := range b.open {
 		s.close()
 	}
 	b.mu.Unlock()
@@ -208,11 +209,11 @@ func (b *base) drain(cancelConns context.CancelFunc) {
 	<-done
 }
 
-// forEachSession calls fn for every open session.
-func (b *base) forEachSession(fn func(*session)) {
+// forEachOpen calls fn for every open connection.
+func (b *base) forEachOpen(fn func(*openConn)) {
 	b.mu.Lock()
-	ss := make([]*session, 0, len(b.sessions))
-	for s := range b.sessions {
+	ss := make([]*openConn, 0, len(b.open))
+	for s := range b.open {
 		ss = append(ss, s)
 	}
 	b.mu.Unlock()
