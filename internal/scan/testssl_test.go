@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,16 +26,17 @@ type testsslFinding struct {
 }
 
 // runTestssl runs testssl.sh on addr with the checks scan also makes
-// (protocols, each cipher per protocol, vulnerabilities) and returns its
-// findings by id. It is slow, so it is bounded by a timeout.
-func runTestssl(t *testing.T, addr string) map[string]testsslFinding {
+// (protocols, each cipher per protocol, vulnerabilities, server defaults,
+// HTTP headers) and returns its findings by id. It is slow, so it is
+// bounded by a timeout.
+func runTestssl(t *testing.T, addr, caFile string) map[string]testsslFinding {
 	t.Helper()
 	bin := testtool.Need(t, "testssl")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "testssl.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--quiet", "--warnings", "off", "--color", "0", "-p", "-E", "-U", "--jsonfile", out, addr)
+	cmd := exec.CommandContext(ctx, bin, "--quiet", "--warnings", "off", "--color", "0", "-p", "-E", "-U", "-S", "-H", "--add-ca", caFile, "--jsonfile", out, addr)
 	cmd.Dir = dir
 	logs, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
@@ -116,6 +118,14 @@ func TestAgreesWithTestssl(t *testing.T) {
 		name  string
 		start func(t *testing.T, lf leafFiles) string
 	}{
+		{"nginx with HSTS", func(t *testing.T, lf leafFiles) string {
+			addr, _ := startNginx(t, lf, `ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM;
+    ssl_prefer_server_ciphers on;
+    ssl_session_tickets off;
+    add_header Strict-Transport-Security "max-age=15552000" always;`)
+			return addr
+		}},
 		{"openssl default", func(t *testing.T, lf leafFiles) string { return startOpenSSL(t, lf) }},
 		{"TLS 1.0 DHE-1024 static RSA", func(t *testing.T, lf leafFiles) string {
 			return startOpenSSL(t, lf, "-min_protocol", "TLSv1", "-no_tls1_3", "-cipher", "DHE-RSA-AES128-SHA:AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0", "-dhparam", dh1024(t))
@@ -131,9 +141,10 @@ func TestAgreesWithTestssl(t *testing.T) {
 	}
 	results := make([]pair, len(servers))
 	addrs := make([]string, len(servers))
+	roots := make([]string, len(servers))
 	for i, s := range servers {
 		lf := ca.issue(t, t.TempDir(), leafSpec{})
-		addrs[i] = s.start(t, lf)
+		addrs[i], roots[i] = s.start(t, lf), lf.root
 		results[i].r = scanAddr(t, ca, addrs[i], Options{})
 	}
 	// testssl.sh runs are slow and mostly waiting: run them side by side.
@@ -142,7 +153,7 @@ func TestAgreesWithTestssl(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i].ts = runTestssl(t, addrs[i])
+			results[i].ts = runTestssl(t, addrs[i], roots[i])
 		}()
 	}
 	wg.Wait()
@@ -207,10 +218,73 @@ func TestAgreesWithTestssl(t *testing.T) {
 				}
 				compared++
 			}
+			compared += compareServerDefaults(t, r, ts)
 			if compared < 15 {
 				t.Errorf("only %d findings compared; testssl.sh output changed?", compared)
 			}
 			t.Logf("%d findings compared", compared)
 		})
 	}
+}
+
+// compareServerDefaults compares what testssl.sh's -S and -H report about
+// resumption, OCSP stapling, the certificate key and HSTS.
+func compareServerDefaults(t *testing.T, r *Result, ts map[string]testsslFinding) int {
+	t.Helper()
+	n := 0
+	yes := func(f testsslFinding) bool {
+		return strings.HasPrefix(f.Finding, "supported") || strings.HasPrefix(f.Finding, "offered")
+	}
+	failed := func(f testsslFinding) bool {
+		return strings.Contains(f.Finding, "not tested") || strings.Contains(f.Finding, "failed") || strings.Contains(f.Finding, "problem")
+	}
+	if f, ok := ts["sessionresumption_ticket"]; ok && !failed(f) {
+		// testssl.sh takes a ticket without a lifetime hint (crypto/tls
+		// servers send 0, "unspecified" in RFC 5077) for no ticket support
+		// and does not try; openssl s_client -sess_in shows it resumes.
+		if lt, ok := ts["TLS_session_ticket"]; ok && strings.Contains(lt.Finding, "no lifetime advertised") && r.Resumption.Tickets && !yes(f) {
+			t.Logf("ticket resumption differs as documented: testssl.sh %q after %q", f.Finding, lt.Finding)
+		} else if r.Resumption.Tickets != yes(f) {
+			t.Errorf("ticket resumption: scan %v, testssl.sh %q", r.Resumption.Tickets, f.Finding)
+		}
+		n++
+	}
+	if f, ok := ts["sessionresumption_ID"]; ok && r.Resumption.SessionID != nil && !failed(f) {
+		if *r.Resumption.SessionID != yes(f) {
+			t.Errorf("session-ID resumption: scan %v, testssl.sh %q", *r.Resumption.SessionID, f.Finding)
+		}
+		n++
+	}
+	if f, ok := ts["OCSP_stapling"]; ok {
+		if r.OCSPStapled != yes(f) {
+			t.Errorf("OCSP stapling: scan %v, testssl.sh %q", r.OCSPStapled, f.Finding)
+		}
+		n++
+	}
+	if f, ok := ts["cert_keySize"]; ok && r.Certificate != nil {
+		want := fmt.Sprintf("%s %d bits", r.Certificate.KeyType, r.Certificate.KeyBits)
+		if r.Certificate.KeyType == "ECDSA" {
+			want = fmt.Sprintf("EC %d bits", r.Certificate.KeyBits)
+		}
+		if !strings.HasPrefix(f.Finding, want) {
+			t.Errorf("certificate key: scan %q, testssl.sh %q", want, f.Finding)
+		}
+		n++
+	}
+	if f, ok := ts["HSTS"]; ok && r.HTTP != nil && r.HTTP.Error == "" {
+		theirs := int64(-1)
+		if i := strings.Index(f.Finding, "="); i >= 0 {
+			fmt.Sscanf(f.Finding[i+1:], "%d", &theirs)
+		}
+		switch {
+		case strings.HasPrefix(f.Finding, "not offered"):
+			if r.HTTP.HSTS != "" {
+				t.Errorf("HSTS: scan %q, testssl.sh %q", r.HTTP.HSTS, f.Finding)
+			}
+		case theirs != r.HTTP.HSTSMaxAge:
+			t.Errorf("HSTS max-age: scan %d, testssl.sh %q", r.HTTP.HSTSMaxAge, f.Finding)
+		}
+		n++
+	}
+	return n
 }
