@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsgate/tlsgate/internal/store"
 )
@@ -23,6 +24,10 @@ const (
 	ocspLifetime   = 6 * time.Hour
 	ocspRefresh    = time.Hour
 	ocspCacheLimit = 100000
+	// Signing is the expensive part of an answer: fresh signatures are
+	// limited so that a flood of never-issued serials cannot pin the CPU.
+	ocspSignRate  = 2000
+	ocspSignBurst = 200
 )
 
 // Responder answers RFC 6960 OCSP requests about certificates the
@@ -30,7 +35,8 @@ const (
 // cached per serial until shortly before their nextUpdate, and thrown away
 // as soon as the store shows a different status.
 type Responder struct {
-	ca *CA
+	ca      *CA
+	signing *rate.Limiter
 
 	mu    sync.Mutex
 	cache map[string]ocspEntry
@@ -45,7 +51,7 @@ type ocspEntry struct {
 
 // NewResponder returns the OCSP responder of ca.
 func (ca *CA) NewResponder() *Responder {
-	return &Responder{ca: ca, cache: map[string]ocspEntry{}}
+	return &Responder{ca: ca, cache: map[string]ocspEntry{}, signing: rate.NewLimiter(ocspSignRate, ocspSignBurst)}
 }
 
 // OCSPAnswer is a signed OCSP response and how long it may be cached.
@@ -81,6 +87,9 @@ func (r *Responder) Respond(ctx context.Context, reqDER []byte) (*OCSPAnswer, er
 		if ok && e.revokedAt.Equal(rec.RevokedAt) && now.Before(e.nextUpdate.Add(-ocspRefresh)) {
 			return &OCSPAnswer{DER: e.der, ThisUpdate: e.thisUpdate, NextUpdate: e.nextUpdate}, nil
 		}
+	}
+	if !r.signing.Allow() {
+		return &OCSPAnswer{DER: ocsp.TryLaterErrorResponse}, nil
 	}
 	signer, key, err := ca.ensureOCSPSigner(ctx)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsgate/tlsgate/internal/testtool"
 )
@@ -384,5 +385,29 @@ func TestConcurrentInitIfMissing(t *testing.T) {
 	}
 	if len(seen) != 1 {
 		t.Fatalf("%d different roots from concurrent InitIfMissing, want 1", len(seen))
+	}
+}
+
+// TestOCSPSigningIsRateLimited: past the signing budget, uncached answers
+// become tryLater while cached ones are still served.
+func TestOCSPSigningIsRateLimited(t *testing.T) {
+	ca, _ := newTestCA(t, InitOptions{})
+	ctx := context.Background()
+	is, err := ca.IssueLeaf(ctx, Request{Profile: ProfileServer, DNS: []string{"a.example.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ca.NewResponder()
+	r.signing = rate.NewLimiter(0, 1)
+	good, _ := OCSPRequest(is.Leaf, ca.Intermediate())
+	if a, err := r.Respond(ctx, good); err != nil || bytes.Equal(a.DER, ocsp.TryLaterErrorResponse) {
+		t.Fatalf("first answer: %v", err)
+	}
+	unknown, _ := OCSPRequest(&x509.Certificate{SerialNumber: big.NewInt(77)}, ca.Intermediate())
+	if a, _ := r.Respond(ctx, unknown); !bytes.Equal(a.DER, ocsp.TryLaterErrorResponse) {
+		t.Error("signing beyond the budget was not refused with tryLater")
+	}
+	if a, _ := r.Respond(ctx, good); bytes.Equal(a.DER, ocsp.TryLaterErrorResponse) {
+		t.Error("a cached answer was refused for lack of signing budget")
 	}
 }
