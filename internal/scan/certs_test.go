@@ -28,6 +28,7 @@ type leafSpec struct {
 	rsa1024 bool
 	sha1    bool
 	noInter bool // the server sends the leaf without its intermediate
+	reorder bool // the server sends the root before the intermediate
 }
 
 // leafFiles are the PEM files a server loads.
@@ -57,7 +58,11 @@ func (ca *testCA) issue(t testing.TB, dir string, sp leafSpec) leafFiles {
 		return f
 	}
 	f.inter = filepath.Join(dir, "inter.pem")
-	if err := os.WriteFile(f.inter, testpki.CertsPEM(is.Intermediates...), 0o644); err != nil {
+	extra := is.Intermediates
+	if sp.reorder {
+		extra = append(append(extra[:0:0], is.Root), is.Intermediates...)
+	}
+	if err := os.WriteFile(f.inter, testpki.CertsPEM(extra...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return f

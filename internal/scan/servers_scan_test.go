@@ -135,6 +135,17 @@ func weakServers(t *testing.T) []weakServer {
 			},
 		},
 		{
+			name: "chain out of order", leaf: leafSpec{reorder: true}, openssl: []string{},
+			versions: []uint16{VersionTLS12, VersionTLS13},
+			grade:    "A-",
+			check: func(t *testing.T, r *Result) {
+				c := r.Certificate
+				if c.ChainInOrder || !c.ChainComplete || c.ChainLength != 3 || !c.Trusted {
+					t.Errorf("in order %v, complete %v, length %d, trusted %v: want false, true, 3, true", c.ChainInOrder, c.ChainComplete, c.ChainLength, c.Trusted)
+				}
+			},
+		},
+		{
 			name: "SHA-1 certificate", leaf: leafSpec{sha1: true}, openssl: []string{"-min_protocol", "TLSv1.2", "-cipher", "DEFAULT:@SECLEVEL=0"},
 			versions: []uint16{VersionTLS12, VersionTLS13},
 			grade:    "T", trusted: "A-", caps: []string{"not trusted"},
