@@ -38,3 +38,17 @@ func FuzzReadAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestHelloAvoids256To511Bytes(t *testing.T) {
+	rn := &run{sni: "example.com"}
+	for n := 1; n <= 200; n += 7 {
+		ch, err := rn.buildHello(helloSpec{version: VersionTLS12, suites: candidateSuites(VersionTLS12)[:n]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := ch.Marshal()
+		if len(b) >= 256 && len(b) < 512 {
+			t.Fatalf("a hello with %d suites is %d bytes long", n, len(b))
+		}
+	}
+}

@@ -117,6 +117,13 @@ func (rn *run) buildHello(sp helloSpec) (*wire.ClientHello, error) {
 		)
 	}
 	ch.Extensions = ext
+	// Some TLS stacks (older F5 load balancers) hang on a ClientHello
+	// record of 256 to 511 bytes; pad such a hello to 512 as browsers do
+	// (RFC 7685).
+	if b, err := ch.Marshal(); err == nil && len(b) >= 256 && len(b) < 512 {
+		pad := 512 - len(b) - 4 // the padding extension's own header
+		ch.Extensions = append(ch.Extensions, wire.PaddingExtension(max(pad, 0)))
+	}
 	return ch, nil
 }
 
