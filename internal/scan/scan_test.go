@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -101,5 +102,21 @@ func TestScanIPv6Loopback(t *testing.T) {
 	}
 	if r.Rating.Grade != "A+" || !strings.HasPrefix(r.Address, "[::1]:") {
 		t.Errorf("grade %s at %s; want A+ for crypto/tls defaults with HSTS, over [::1]", r.Rating.Grade, r.Address)
+	}
+}
+
+func TestFailedResultIsValidJSON(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	r := scanPlain(t, addr, time.Second)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"protocols":[]`, `"vulnerabilities":[]`, `"schema_version":1`, `"error":"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON of a failed scan lacks %s: %s", want, b)
+		}
 	}
 }

@@ -111,7 +111,7 @@ func (s *Scanner) ScanAll(ctx context.Context, targets []Target) []*Result {
 }
 
 func failed(t Target, now time.Time, err error) *Result {
-	return &Result{SchemaVersion: SchemaVersion, Target: t.Input, Host: t.Host, Port: t.Port, StartedAt: now.UTC(), Error: err.Error(), Vulnerabilities: []Vulnerability{}}
+	return &Result{SchemaVersion: SchemaVersion, Target: t.Input, Host: t.Host, Port: t.Port, StartedAt: now.UTC(), Error: err.Error(), Protocols: []ProtocolResult{}, Vulnerabilities: []Vulnerability{}}
 }
 
 // run is the state of one target's scan, shared by its probes.
@@ -131,9 +131,11 @@ type run struct {
 }
 
 func (rn *run) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	rn.s.opts.Logger.Debug("scan probe", "target", rn.t.Input, "note", msg)
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	rn.r.Notes = append(rn.r.Notes, fmt.Sprintf(format, args...))
+	rn.r.Notes = append(rn.r.Notes, msg)
 }
 
 func (rn *run) update(f func(r *Result)) {
@@ -172,7 +174,7 @@ func (rn *run) phase(ctx context.Context, steps []step) {
 // rates the result.
 func (s *Scanner) Scan(ctx context.Context, t Target) *Result {
 	start := s.opts.Now()
-	r := &Result{SchemaVersion: SchemaVersion, Target: t.Input, Host: t.Host, Port: t.Port, StartedAt: start.UTC(), Vulnerabilities: []Vulnerability{}}
+	r := &Result{SchemaVersion: SchemaVersion, Target: t.Input, Host: t.Host, Port: t.Port, StartedAt: start.UTC(), Protocols: []ProtocolResult{}, Vulnerabilities: []Vulnerability{}}
 	finish := func() *Result {
 		r.DurationMS = s.opts.Now().Sub(start).Milliseconds()
 		return r
