@@ -1,22 +1,22 @@
 package main
 
 import (
-	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/tlsgate/tlsgate/internal/cli"
 	"github.com/tlsgate/tlsgate/internal/testtool"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"tlsgate": func() { os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		"tlsgate": main,
 	})
 }
 
@@ -24,9 +24,10 @@ func TestMain(m *testing.M) {
 // .txtar file is a shell-like script of tlsgate invocations and the output
 // they must produce, the same commands the README shows.
 func TestScripts(t *testing.T) {
-	// Scripts guard their openssl steps with [exec:openssl]; under CI those
-	// steps must run, so the tool must be there.
+	// Scripts guard their openssl and curl steps with [exec:...]; under CI
+	// those steps must run, so the tools must be there.
 	testtool.Need(t, "openssl")
+	testtool.Need(t, "curl")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
@@ -35,7 +36,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: scriptCondition,
-		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"exitcode": cmdExitCode},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"exitcode": cmdExitCode,
+			"waitport": cmdWaitPort,
+		},
 	})
 }
 
@@ -59,5 +63,34 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdWaitPort runs "waitport HOST:PORT [SECONDS]": it waits until a TCP
+// connection to the address succeeds, so a script can use a server it
+// started in the background. It fails after SECONDS (default 30).
+func cmdWaitPort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitport HOST:PORT [SECONDS]")
+	}
+	limit := 30 * time.Second
+	if len(args) == 2 {
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n <= 0 {
+			ts.Fatalf("waitport: %q is not a number of seconds", args[1])
+		}
+		limit = time.Duration(n) * time.Second
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		c, err := net.DialTimeout("tcp", args[0], time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitport: nothing listens on %s after %v: %v", args[0], limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
