@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
@@ -119,19 +120,14 @@ func appendJSONLine(b []byte, r *http.Request, rec *recorder, start time.Time, d
 	return append(b, '}')
 }
 
-// clientName is the most specific name of a verified client certificate:
-// its first URI SAN (a SPIFFE ID), else DNS SAN, else email, else CN.
+// clientName is how authz names a verified client certificate in logs: its
+// first URI SAN (a SPIFFE ID), else DNS SAN, email or subject.
 func clientName(cs *tls.ConnectionState) string {
-	c := cs.VerifiedChains[0][0]
-	switch {
-	case len(c.URIs) > 0:
-		return c.URIs[0].String()
-	case len(c.DNSNames) > 0:
-		return c.DNSNames[0]
-	case len(c.EmailAddresses) > 0:
-		return c.EmailAddresses[0]
+	id, err := authz.IdentityFromState(cs)
+	if err != nil {
+		return "-"
 	}
-	return c.Subject.CommonName
+	return id.String()
 }
 
 // appendCommon writes the Common Log Format line:

@@ -3,11 +3,13 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -321,5 +323,37 @@ func TestH2spec(t *testing.T) {
 			}
 		}
 		t.Logf("h2spec %s passed when run again after failing: %v", section, names)
+	}
+}
+
+func TestGoClientCertificateReachesWhoamiAndAccessLog(t *testing.T) {
+	ig := startInterop(t)
+	cert, err := tls.LoadX509KeyPair(ig.clientCert.Cert, ig.clientCert.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := ig.client.Transport.(*http.Transport)
+	tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
+	resp, body := ig.get(t, "https://localhost/private")
+	if resp.StatusCode != 200 {
+		t.Fatalf("with a client certificate: %d %s", resp.StatusCode, body)
+	}
+	var w Whoami
+	if err := json.Unmarshal(body, &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.TLS == nil || w.TLS.Client == nil || w.TLS.Client.Name != "spiffe://corp.test/billing" || len(w.TLS.Client.SHA256) != 64 {
+		t.Errorf("whoami client = %+v", w.TLS)
+	}
+	ig.g.state.Load().accessLog.flush()
+	if !strings.Contains(ig.logs.String(), `"client":"spiffe://corp.test/billing"`) {
+		t.Errorf("access log lacks the client identity:\n%s", ig.logs.String())
+	}
+	// Without the certificate the required route refuses.
+	tr.TLSClientConfig.Certificates = nil
+	tr.CloseIdleConnections()
+	resp, body = ig.get(t, "https://localhost/private")
+	if resp.StatusCode != 403 {
+		t.Errorf("without a client certificate: %d %s, want 403", resp.StatusCode, body)
 	}
 }

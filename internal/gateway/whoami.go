@@ -1,13 +1,12 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
-	"sort"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
 
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
@@ -40,16 +39,20 @@ type WhoamiTLS struct {
 	Client         *ClientIdentity `json:"client,omitempty"`
 }
 
-// ClientIdentity is a verified client certificate, as seen by the gateway.
+// ClientIdentity is a verified client certificate as authz reads it: the
+// names rules match against, and the name logs use.
 type ClientIdentity struct {
-	Subject  string    `json:"subject"`
-	Issuer   string    `json:"issuer"`
-	DNSNames []string  `json:"dns_names,omitempty"`
-	URIs     []string  `json:"uris,omitempty"`
-	Emails   []string  `json:"emails,omitempty"`
-	Serial   string    `json:"serial"`
-	SHA256   string    `json:"sha256"`
-	NotAfter time.Time `json:"not_after"`
+	Name       string    `json:"name"`
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	DNSNames   []string  `json:"dns_names,omitempty"`
+	URIs       []string  `json:"uris,omitempty"`
+	Emails     []string  `json:"emails,omitempty"`
+	IPs        []string  `json:"ips,omitempty"`
+	Serial     string    `json:"serial"`
+	SHA256     string    `json:"sha256"`
+	SPKISHA256 string    `json:"spki_sha256"`
+	NotAfter   time.Time `json:"not_after"`
 }
 
 func (whoamiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -76,9 +79,7 @@ func (whoamiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				doc.TLS.HandshakeMilli = float64(d) / 1e6
 			}
 		}
-		if len(r.TLS.VerifiedChains) > 0 {
-			doc.TLS.Client = identityOf(r.TLS.VerifiedChains[0][0])
-		}
+		doc.TLS.Client = identityOf(r.TLS)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -90,20 +91,25 @@ func (whoamiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	enc.Encode(doc)
 }
 
-func identityOf(c *x509.Certificate) *ClientIdentity {
-	sum := sha256.Sum256(c.Raw)
-	id := &ClientIdentity{
-		Subject:  c.Subject.String(),
-		Issuer:   c.Issuer.String(),
-		DNSNames: c.DNSNames,
-		Emails:   c.EmailAddresses,
-		Serial:   c.SerialNumber.Text(16),
-		SHA256:   hex.EncodeToString(sum[:]),
-		NotAfter: c.NotAfter.UTC(),
+func identityOf(cs *tls.ConnectionState) *ClientIdentity {
+	id, err := authz.IdentityFromState(cs)
+	if err != nil {
+		return nil
 	}
-	for _, u := range c.URIs {
-		id.URIs = append(id.URIs, u.String())
+	out := &ClientIdentity{
+		Name:       id.String(),
+		Subject:    id.Subject,
+		Issuer:     id.Certificate.Issuer.String(),
+		DNSNames:   id.DNSNames,
+		URIs:       id.URIs,
+		Emails:     id.Emails,
+		Serial:     id.Serial,
+		SHA256:     id.Fingerprint,
+		SPKISHA256: id.SPKIFingerprint,
+		NotAfter:   id.Certificate.NotAfter.UTC(),
 	}
-	sort.Strings(id.URIs)
-	return id
+	for _, ip := range id.IPs {
+		out.IPs = append(out.IPs, ip.String())
+	}
+	return out
 }
