@@ -71,16 +71,20 @@ func setForwarded(in, out *http.Request, trusted []netip.Prefix) {
 	host := in.Host
 	var fwd string
 	if fromTrusted {
-		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+		// A trusted proxy's chain is kept only when it is printable text;
+		// anything else would be refused upstream or split a header.
+		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 && printable(prior) {
 			xff = strings.Join(prior, ", ") + ", " + peerStr
 		}
 		if p := in.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
 			proto = p
 		}
 		if h := in.Header.Get("X-Forwarded-Host"); h != "" {
-			host = h
+			if _, ok := hostOnly(h); ok {
+				host = h
+			}
 		}
-		if prior := in.Header.Values("Forwarded"); len(prior) > 0 {
+		if prior := in.Header.Values("Forwarded"); len(prior) > 0 && printable(prior) {
 			fwd = strings.Join(prior, ", ") + ", "
 		}
 	}
@@ -153,4 +157,16 @@ func quoteForwarded(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// printable reports whether every value is visible ASCII or space.
+func printable(vals []string) bool {
+	for _, v := range vals {
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c < 0x20 || c >= 0x7f {
+				return false
+			}
+		}
+	}
+	return true
 }
