@@ -390,6 +390,9 @@ func TestPlainHTTPToHTTPSPortGets400WithHint(t *testing.T) {
 	if resp.StatusCode != 400 || !strings.Contains(string(body), "HTTP request to an HTTPS server") {
 		t.Errorf("got %d %q, want 400 with a hint", resp.StatusCode, body)
 	}
+	waitFor(t, "the failure to be counted", func() bool {
+		return metricValue(t, tg, `tlsgate_tls_handshake_failures_total{reason="plain_http"}`) == 1
+	})
 }
 
 func TestOversizedHeadersGet431(t *testing.T) {
@@ -500,6 +503,9 @@ func TestSitesBySNIAndHostMustAgree(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "internal error") && !strings.Contains(err.Error(), "alert") {
 		t.Errorf("unknown SNI: err = %v, want a handshake failure", err)
 	}
+	waitFor(t, "the failure to be counted", func() bool {
+		return metricValue(t, tg, `tlsgate_tls_handshake_failures_total{reason="unknown_server_name"}`) >= 1
+	})
 }
 
 func TestUnknownSNIUsesDefaultSite(t *testing.T) {
