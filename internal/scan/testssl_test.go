@@ -250,7 +250,13 @@ func compareServerDefaults(t *testing.T, r *Result, ts map[string]testsslFinding
 		n++
 	}
 	if f, ok := ts["sessionresumption_ID"]; ok && r.Resumption.SessionID != nil && !failed(f) {
-		if *r.Resumption.SessionID != yes(f) {
+		// testssl.sh keeps the first session with openssl s_client
+		// -sess_out; when the server also does TLS 1.3 that races with
+		// the post-handshake session message, and under load it reports
+		// "not supported" where -tls1_2 -no_ticket -sess_in says Reused.
+		if *r.Resumption.SessionID && !yes(f) && r.Supported(VersionTLS13) {
+			t.Logf("session-ID resumption differs as documented: testssl.sh %q", f.Finding)
+		} else if *r.Resumption.SessionID != yes(f) {
 			t.Errorf("session-ID resumption: scan %v, testssl.sh %q", *r.Resumption.SessionID, f.Finding)
 		}
 		n++
