@@ -71,20 +71,23 @@ func sslv2Suite(spec uint32) Suite {
 	return s
 }
 
-// defaultGroups lists every group of the registry, post-quantum hybrids and
-// recommended groups first, the way a modern client orders them.
+// defaultGroups lists every group of the registry, post-quantum hybrids,
+// then X25519, then the other recommended groups first, the way a modern
+// client orders them (so the key share raw TLS 1.3 probes send is X25519).
 func defaultGroups() []uint16 {
 	gs := tlspolicy.Groups()
 	rank := func(g tlspolicy.Group) int {
 		switch {
 		case g.Kind == tlspolicy.GroupHybrid && !g.Obsolete:
 			return 0
-		case g.Recommended:
+		case g.ID == tls.X25519:
 			return 1
-		case !g.Obsolete:
+		case g.Recommended:
 			return 2
+		case !g.Obsolete:
+			return 3
 		}
-		return 3
+		return 4
 	}
 	slices.SortStableFunc(gs, func(a, b tlspolicy.Group) int { return rank(a) - rank(b) })
 	var ids []uint16
