@@ -282,6 +282,7 @@ func (g *Gateway) Reload(cfg *Config) error {
 	}
 	g.state.Store(st)
 	old.close()
+	g.forgetRemovedUpstreams(old, st)
 	g.metrics.reloads.WithLabelValues("ok").Inc()
 	return nil
 }
@@ -324,4 +325,22 @@ func trimNL(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// forgetRemovedUpstreams drops the health series of upstreams that the new
+// configuration no longer has, so dashboards do not show ghosts.
+func (g *Gateway) forgetRemovedUpstreams(old, cur *state) {
+	kept := map[string]bool{}
+	for _, p := range cur.pools {
+		for _, b := range p.backends {
+			kept[b.url] = true
+		}
+	}
+	for _, p := range old.pools {
+		for _, b := range p.backends {
+			if !kept[b.url] {
+				g.metrics.upstreamUp.DeleteLabelValues(b.url)
+			}
+		}
+	}
 }

@@ -303,6 +303,12 @@ func TestReloadSwapsRoutesAndRefusesInvalid(t *testing.T) {
 	if a.count() != 1 || b.count() != 1 {
 		t.Errorf("after reload a=%d b=%d, want the new upstream to get the request", a.count(), b.count())
 	}
+	if v := metricValue(t, tg, `tlsgate_upstream_healthy{upstream="`+a.URL+`"}`); v != 0 {
+		t.Errorf("the removed upstream still has a health series (%v)", v)
+	}
+	if v := metricValue(t, tg, `tlsgate_upstream_healthy{upstream="`+b.URL+`"}`); v != 1 {
+		t.Errorf("the new upstream's health series = %v, want 1", v)
+	}
 	bad := next
 	bad.Sites = []*Site{{Name: "x", Hosts: []string{"bad host"}}}
 	if err := tg.g.Reload(&bad); err == nil {
