@@ -113,7 +113,12 @@ func probeVersion(ctx context.Context, rn *run, v uint16) {
 		p.Suites = append(p.Suites, s)
 	}
 	first := byID[ids[0]]
+	certReq := false
+	for _, ex := range byID {
+		certReq = certReq || ex.certReq
+	}
 	rn.update(func(r *Result) {
+		r.ClientCertificateRequested = r.ClientCertificateRequested || certReq
 		if v <= VersionTLS12 && first != nil && first.hello != nil {
 			_, ri := first.hello.Extension(wire.ExtRenegotiationInfo)
 			if r.SecureRenegotiation == nil || (ri && v > VersionSSL30) {

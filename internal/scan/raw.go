@@ -34,6 +34,7 @@ type exchange struct {
 	certs    [][]byte
 	ske      []byte // ServerKeyExchange message, decoded once the suite's key exchange is known
 	status   bool   // CertificateStatus (stapled OCSP) was sent
+	certReq  bool   // CertificateRequest: the server asks for a client certificate
 	helloEnd bool   // ServerHelloDone was read
 	conn     *conn
 	reader   *wire.Reader
@@ -241,6 +242,8 @@ func readAnswer(ex *exchange, toDone bool) error {
 			ex.ske = raw
 		case wire.TypeCertificateStatus:
 			ex.status = true
+		case wire.TypeCertificateRequest:
+			ex.certReq = true
 		case wire.TypeServerHelloDone:
 			ex.helloEnd = true
 			return nil

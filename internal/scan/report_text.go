@@ -104,6 +104,9 @@ func WriteText(w io.Writer, r *Result) error {
 	p.f("    resumption     tickets %s, session IDs %s\n", map[bool]string{true: "yes", false: "no"}[r.Resumption.Tickets], yesNo(r.Resumption.SessionID, "yes", "no", "not tested"))
 	p.f("    ALPN           %s\n", orNone(r.ALPN))
 	p.f("    OCSP stapling  %s\n", map[bool]string{true: "yes", false: "no"}[r.OCSPStapled])
+	if r.ClientCertificateRequested {
+		p.f("    client cert.   requested (mutual TLS)\n")
+	}
 	if h := r.HTTP; h != nil {
 		hsts := "none"
 		if h.HSTS != "" {

@@ -73,7 +73,10 @@ type Result struct {
 	Resumption          Resumption `json:"resumption"`
 	ALPN                []string   `json:"alpn,omitempty"`
 	OCSPStapled         bool       `json:"ocsp_stapled"`
-	Heartbeat           *bool      `json:"heartbeat,omitempty"`
+	// ClientCertificateRequested is true when the server asks for a client
+	// certificate in a TLS 1.2 or earlier handshake (mutual TLS).
+	ClientCertificateRequested bool  `json:"client_certificate_requested,omitempty"`
+	Heartbeat                  *bool `json:"heartbeat,omitempty"`
 
 	Certificate *CertificateResult `json:"certificate,omitempty"`
 	HTTP        *HTTPResult        `json:"http,omitempty"`

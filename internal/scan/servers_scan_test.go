@@ -146,6 +146,18 @@ func weakServers(t *testing.T) []weakServer {
 			},
 		},
 		{
+			// Mutual TLS: crypto/tls cannot finish the handshake without a
+			// client certificate, so the chain comes from the raw probes.
+			name: "client certificate required", openssl: []string{"-Verify", "1"},
+			versions: []uint16{VersionTLS12, VersionTLS13},
+			grade:    "A-",
+			check: func(t *testing.T, r *Result) {
+				if !r.ClientCertificateRequested || r.Certificate == nil || !r.Certificate.Trusted {
+					t.Errorf("client certificate requested %v, certificate %+v", r.ClientCertificateRequested, r.Certificate)
+				}
+			},
+		},
+		{
 			name: "SHA-1 certificate", leaf: leafSpec{sha1: true}, openssl: []string{"-min_protocol", "TLSv1.2", "-cipher", "DEFAULT:@SECLEVEL=0"},
 			versions: []uint16{VersionTLS12, VersionTLS13},
 			grade:    "T", trusted: "A-", caps: []string{"not trusted"},
