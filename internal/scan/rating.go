@@ -464,6 +464,8 @@ func warnings(r *Result) []Cap {
 		add("secure renegotiation (RFC 5746) is not supported", "upgrade the TLS library or enable secure renegotiation")
 	}
 	switch {
+	case r.HTTP != nil && r.HTTP.HSTS == "" && r.HTTP.Error != "":
+		add("HSTS could not be checked ("+r.HTTP.Error+")", fmt.Sprintf("make sure every HTTPS response carries Strict-Transport-Security: max-age=%d", 2*HSTSMinAPlus))
 	case r.HTTP == nil || r.HTTP.HSTS == "":
 		add("no HTTP Strict Transport Security (HSTS)", fmt.Sprintf("send Strict-Transport-Security: max-age=%d on every HTTPS response", 2*HSTSMinAPlus))
 	case r.HTTP.HSTSMaxAge < HSTSMinAPlus:
