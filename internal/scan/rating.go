@@ -396,8 +396,18 @@ func caps(r *Result, all []VersionedSuite) []Cap {
 			add("B", "RC4 is accepted: "+suiteNames(rc4, 4), "remove every RC4 cipher suite")
 		}
 	}
-	if b64 := r.SuitesWhere(func(v uint16, s Suite) bool { return s.BlockBits == 64 && modern(v) }); len(b64) > 0 {
-		add("C", "64-bit block ciphers are accepted with "+versionsOf(b64)+" (SWEET32): "+suiteNames(b64, 4), "remove 3DES, DES, IDEA and RC2 cipher suites")
+	// 64-bit block ciphers cap the grade when a client of TLS 1.1 or newer
+	// ends up with one: the server prefers it, or has nothing else.
+	for _, p := range r.Protocols {
+		if !p.Supported || !modern(p.Version) {
+			continue
+		}
+		first := firstChoice(p)
+		if first != nil && first.BlockBits == 64 || onlyWeak(p, func(s Suite) bool { return s.BlockBits == 64 }) {
+			b64 := r.SuitesWhere(func(v uint16, s Suite) bool { return s.BlockBits == 64 && v == p.Version })
+			add("C", p.Name+" clients get a 64-bit block cipher (SWEET32): "+suiteNames(b64, 4), "remove 3DES, DES, IDEA and RC2 cipher suites, or at least put them last")
+			break
+		}
 	}
 	if len(r.Compression) > 0 {
 		add("C", "TLS compression is enabled (CRIME)", "disable TLS compression")
@@ -417,11 +427,19 @@ func caps(r *Result, all []VersionedSuite) []Cap {
 		add("B", strings.Join(old, " and ")+" accepted", "disable "+strings.Join(old, " and "))
 	}
 	if len(all) > 0 {
+		// As the guide has it, suites without forward secrecy or AEAD only
+		// cost when clients that can do better are given them: none is
+		// there, or the server prefers one to what a current client offers.
+		first := newestLegacyFirstChoice(r)
 		if fs := r.SuitesWhere(func(_ uint16, s Suite) bool { return s.FS }); len(fs) == 0 {
 			add("B", "no forward secrecy: no suite uses an ephemeral key exchange", "enable ECDHE suites (and TLS 1.3)")
+		} else if first != nil && !first.FS {
+			add("B", "no forward secrecy with current clients: the server prefers "+first.Name, "put ECDHE suites first in the server's order")
 		}
 		if ae := r.SuitesWhere(func(_ uint16, s Suite) bool { return s.AEAD }); len(ae) == 0 {
 			add("B", "no AEAD cipher suite (AES-GCM, ChaCha20-Poly1305)", "enable AES-GCM or ChaCha20-Poly1305 suites (and TLS 1.3)")
+		} else if first != nil && !first.AEAD {
+			add("B", "no AEAD with current clients: the server prefers "+first.Name, "put AES-GCM and ChaCha20-Poly1305 suites first in the server's order")
 		}
 	}
 	if r.DHBits >= 1024 && r.DHBits < 2048 {
@@ -450,6 +468,54 @@ func caps(r *Result, all []VersionedSuite) []Cap {
 		}
 	}
 	return out
+}
+
+// mainstream reports whether a current client offers the suite at all.
+func mainstream(s Suite) bool {
+	return !s.Export && !s.Anonymous && !s.Null && !s.RC4 && s.Cipher != ""
+}
+
+// firstChoice is the suite the server picks for a current client that
+// offers every mainstream suite: with server preference, the first of them
+// in the server's order; without, nil, because the client decides and a
+// current client puts AEAD with forward secrecy first.
+func firstChoice(p ProtocolResult) *Suite {
+	if p.ServerPreference == nil || !*p.ServerPreference {
+		return nil
+	}
+	for i := range p.Suites {
+		if mainstream(p.Suites[i]) {
+			return &p.Suites[i]
+		}
+	}
+	return nil
+}
+
+// onlyWeak reports whether every mainstream suite of p is weak, so that any
+// client ends up with a weak one.
+func onlyWeak(p ProtocolResult, weak func(Suite) bool) bool {
+	n := 0
+	for _, s := range p.Suites {
+		if mainstream(s) {
+			if !weak(s) {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// newestLegacyFirstChoice is the server's first choice for the newest
+// version before TLS 1.3 it accepts (TLS 1.3 suites are all AEAD with
+// forward secrecy).
+func newestLegacyFirstChoice(r *Result) *Suite {
+	for _, v := range []uint16{VersionTLS12, VersionTLS11, VersionTLS10, VersionSSL30} {
+		if p := r.Protocol(v); p != nil && p.Supported {
+			return firstChoice(*p)
+		}
+	}
+	return nil
 }
 
 // warnings are the issues that lower an A to A-.

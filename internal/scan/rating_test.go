@@ -133,10 +133,45 @@ func TestRateWorkedCases(t *testing.T) {
 			grade: "B", proto: 100, kx: 80, ciph: 90, score: 90, capReason: "DH parameters of 1024 bits",
 		},
 		{
-			// 3DES counts as 168 bits in the cipher table (80 points).
-			name:  "3DES with TLS 1.2",
-			edit:  func(r *Result) { setProto(r, VersionTLS12, ecdheAES256, rsa3DES) },
+			// 3DES counts as 168 bits in the cipher table (80 points). The
+			// server prefers it: current clients get it.
+			name: "3DES first in the server's order",
+			edit: func(r *Result) {
+				setProto(r, VersionTLS12, rsa3DES, ecdheAES256)
+				r.Protocol(VersionTLS12).ServerPreference = yes()
+			},
 			grade: "C", proto: 100, kx: 90, ciph: 90, score: 93, capReason: "SWEET32",
+		},
+		{
+			// Kept last (or left to the client), 3DES only reaches clients
+			// that have nothing better: no cap, as in the 2017 change.
+			name: "3DES last in the server's order",
+			edit: func(r *Result) {
+				setProto(r, VersionTLS12, ecdheAES256, rsa3DES)
+				r.Protocol(VersionTLS12).ServerPreference = yes()
+			},
+			grade: "A+", proto: 100, kx: 90, ciph: 90, score: 93,
+		},
+		{
+			name:  "3DES the only TLS 1.2 suite",
+			edit:  func(r *Result) { setProto(r, VersionTLS12, rsa3DES) },
+			grade: "C", proto: 100, kx: 90, ciph: 90, score: 93, capReason: "SWEET32",
+		},
+		{
+			name: "static RSA preferred over ECDHE",
+			edit: func(r *Result) {
+				setProto(r, VersionTLS12, rsaCBC256, ecdheAES128, ecdheAES256)
+				r.Protocol(VersionTLS12).ServerPreference = yes()
+			},
+			grade: "B", proto: 100, kx: 90, ciph: 90, score: 93, capReason: "no forward secrecy with current clients",
+		},
+		{
+			name: "static RSA offered but ECDHE preferred",
+			edit: func(r *Result) {
+				setProto(r, VersionTLS12, ecdheAES128, ecdheAES256, rsaCBC256)
+				r.Protocol(VersionTLS12).ServerPreference = yes()
+			},
+			grade: "A+", proto: 100, kx: 90, ciph: 90, score: 93,
 		},
 		{
 			name:  "RC4 with TLS 1.2",
