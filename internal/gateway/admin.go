@@ -25,5 +25,13 @@ func (g *Gateway) adminHandler() http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})
+	// The deny-list, shaped like tlsgate tunnel's: GET lists it, POST adds
+	// and DELETE removes {"entry": "serial:HEX" | "spki:sha256/BASE64",
+	// "note": "..."}. Adding closes the denied identity's open connections.
+	mux.HandleFunc("GET /deny", func(w http.ResponseWriter, r *http.Request) {
+		writeAdminJSON(w, http.StatusOK, map[string]any{"entries": g.denyList.Entries()})
+	})
+	mux.HandleFunc("POST /deny", func(w http.ResponseWriter, r *http.Request) { g.changeDenyList(w, r, g.denyList.Add) })
+	mux.HandleFunc("DELETE /deny", func(w http.ResponseWriter, r *http.Request) { g.changeDenyList(w, r, g.denyList.Remove) })
 	return mux
 }

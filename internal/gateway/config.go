@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/certsource"
 )
 
@@ -107,6 +108,12 @@ type Route struct {
 
 	// ClientAuth asks for a client certificate on this route's site.
 	ClientAuth ClientAuth
+	// Policy decides which verified clients may use a route with ClientAuth
+	// on: any rule allows. nil lets every verified client pass. A denial
+	// answers 403 naming the rule and never reaches the upstream.
+	Policy *authz.Policy
+	// Revocation checks verified client certificates; nil checks none.
+	Revocation *Revocation
 	// Authorize, when set, decides whether a request may pass after TLS
 	// client authentication; a non-nil error answers 403 with its text and
 	// the request never reaches the upstream.
@@ -267,6 +274,12 @@ func (c *Config) Validate() error {
 			}
 			if r.ClientAuth != ClientAuthOff && s.ClientCAs == nil {
 				errs = append(errs, fmt.Errorf("%s: client authentication needs client CAs on the site", rw))
+			}
+			if r.ClientAuth == ClientAuthOff && (!r.Policy.Empty() || r.Revocation != nil) {
+				errs = append(errs, fmt.Errorf("%s: allow rules and revocation checks need client authentication (require or optional) on the route", rw))
+			}
+			if r.Revocation != nil && r.Revocation.Checker == nil {
+				errs = append(errs, fmt.Errorf("%s: revocation without a checker", rw))
 			}
 		}
 	}

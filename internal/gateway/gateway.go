@@ -19,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
 )
 
 // Options are the gateway's collaborators.
@@ -36,6 +38,10 @@ type Gateway struct {
 	metrics *metrics
 	state   atomic.Pointer[state]
 	ready   atomic.Bool
+
+	denyList *authz.DenyList
+	connMu   sync.Mutex
+	conns    map[*tls.Conn]struct{} // open HTTPS connections, for the deny-list
 
 	baseTLS *tls.Config // listener config: only GetConfigForClient and ticket keys
 
@@ -64,10 +70,12 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		reg = prometheus.NewRegistry()
 	}
 	g := &Gateway{
-		logger:  opts.Logger,
-		metrics: newMetrics(reg),
-		addrs:   map[string]net.Addr{},
-		errc:    make(chan error, 3),
+		logger:   opts.Logger,
+		metrics:  newMetrics(reg),
+		addrs:    map[string]net.Addr{},
+		errc:     make(chan error, 3),
+		denyList: authz.NewDenyList(),
+		conns:    map[*tls.Conn]struct{}{},
 	}
 	st, err := g.buildState(cfg)
 	if err != nil {
@@ -130,6 +138,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g.bgCancel = cancel
 	st.startBackground(bg, g)
+	go g.denyList.Watch(bg, g.closeDenied)
 
 	errLog := log.New(&serverErrorLog{g: g}, "", 0)
 	// The tracking wrapper must be outermost: TLS callbacks find it in

@@ -85,8 +85,7 @@ func (g *Gateway) dispatch(st *state, w *recorder, r *http.Request) (*site, *rou
 		writeError(w, http.StatusNotFound, "no_route", "no route for this path")
 		return s, nil
 	}
-	if rt.clientAuth == ClientAuthRequire && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
-		writeError(w, http.StatusForbidden, "client_certificate_required", "this route requires a client certificate signed by a trusted CA")
+	if !g.authorizeClient(w, r, rt) {
 		return s, nil
 	}
 	if rt.authorize != nil {

@@ -26,6 +26,7 @@ type metrics struct {
 	reloads           *prometheus.CounterVec
 	redirects         prometheus.Counter
 	openConns         prometheus.Gauge
+	clientDenials     *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -62,10 +63,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		openConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tlsgate_open_connections", Help: "Client connections open on the HTTPS listener.",
 		}),
+		clientDenials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tlsgate_client_auth_denials_total",
+			Help: "Requests refused by client authentication, by site, route and reason (no_certificate, no_rule_matched, deny_listed, revoked, revocation_unknown); closed connections of deny-listed clients have empty site and route.",
+		}, []string{"site", "route", "reason"}),
 	}
 	m.certReloads = certReloadsVec(reg)
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.handshakes, m.handshakeFailures,
-		m.certExpiry, m.upstreamUp, m.upstreamErrors, m.reloads, m.redirects, m.openConns,
+		m.certExpiry, m.upstreamUp, m.upstreamErrors, m.reloads, m.redirects, m.openConns, m.clientDenials,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		registerOrReuse(reg, c)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
@@ -46,6 +47,8 @@ type route struct {
 	strip      bool
 	handler    http.Handler
 	clientAuth ClientAuth
+	policy     *authz.Policy
+	revocation *Revocation
 	authorize  func(*http.Request) error
 	siteName   string
 	metrics    *routeMetrics
@@ -125,6 +128,8 @@ func (g *Gateway) buildSite(st *state, sc *Site) (*site, error) {
 			prefix:     rc.PathPrefix,
 			strip:      rc.StripPrefix && rc.PathPrefix != "/",
 			clientAuth: rc.ClientAuth,
+			policy:     rc.Policy,
+			revocation: rc.Revocation,
 			authorize:  rc.Authorize,
 			siteName:   sc.Name,
 		}
@@ -180,6 +185,15 @@ func (st *state) startBackground(ctx context.Context, g *Gateway) {
 		go st.accessLog.flushLoop(ctx)
 	}
 	go g.watchExpiry(ctx, st)
+	seen := map[*Revocation]bool{}
+	for _, s := range st.sites {
+		for _, r := range s.routes {
+			if rv := r.revocation; rv != nil && rv.Run != nil && !seen[rv] {
+				seen[rv] = true
+				go rv.Run(ctx)
+			}
+		}
+	}
 }
 
 func (st *state) close() {

@@ -78,8 +78,14 @@ func (g *Gateway) connState(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew:
 		g.metrics.openConns.Inc()
+		if tc, ok := c.(*tls.Conn); ok {
+			g.trackConn(tc, true)
+		}
 	case http.StateClosed, http.StateHijacked:
 		g.metrics.openConns.Dec()
+		if tc, ok := c.(*tls.Conn); ok {
+			g.trackConn(tc, false)
+		}
 	}
 }
 
@@ -112,6 +118,12 @@ func classifyHandshakeError(d string) string {
 		return "no_shared_parameters"
 	case strings.Contains(d, "client didn't provide a certificate"), strings.Contains(d, "certificate required"):
 		return "client_certificate_missing"
+	case strings.Contains(d, "unknown authority"):
+		return "client_certificate_unknown_authority"
+	case strings.Contains(d, "expired or is not yet valid") && strings.Contains(d, "is before"):
+		return "client_certificate_not_yet_valid"
+	case strings.Contains(d, "expired or is not yet valid"):
+		return "client_certificate_expired"
 	case strings.Contains(d, "certificate"):
 		return "client_certificate_invalid"
 	case strings.Contains(d, "timeout"), strings.Contains(d, "deadline"):

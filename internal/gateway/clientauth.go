@@ -1,0 +1,217 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certcheck"
+)
+
+// Revocation says how a route checks verified client certificates for
+// revocation. One Revocation may be shared by several routes.
+type Revocation struct {
+	// Checker answers for a client leaf and its issuer: the local CA store,
+	// CRLs, OCSP, or several of them.
+	Checker certcheck.RevocationChecker
+	// FailOpen lets a client pass when its status cannot be told (a CRL
+	// out of date, an OCSP responder down). The default refuses it.
+	FailOpen bool
+	// Timeout bounds one check; 0 means 5s.
+	Timeout time.Duration
+	// Run, when set, keeps the checker's data fresh (re-reads CRL files,
+	// fetches CRLs) until ctx is done. The gateway runs it while the
+	// configuration that holds it is served.
+	Run func(ctx context.Context)
+}
+
+// anyVerified is the policy of a client-authenticated route without rules:
+// every certificate the site's client CAs verify.
+var anyVerified = func() *authz.Policy {
+	r, _ := authz.ParseRule(string(authz.KindAny))
+	return authz.NewPolicy(r)
+}()
+
+// Reasons a request is refused before authz decides, for the denial
+// metric and body; they read like certcheck's and authz's reasons.
+const (
+	reasonRevoked           = string(certcheck.ReasonRevoked)
+	reasonRevocationUnknown = "revocation_unknown"
+)
+
+// authorizeClient applies the route's client authentication: it strips
+// X-Client-Cert-* headers a client sent, checks revocation, asks authz, and
+// on success passes the verified identity upstream in those headers. On
+// refusal it has answered 403 and returns false; the request must not go
+// further.
+func (g *Gateway) authorizeClient(w http.ResponseWriter, r *http.Request, rt *route) bool {
+	if rt.clientAuth == ClientAuthOff {
+		authz.StripClientCertHeaders(r.Header)
+		return true
+	}
+	id, _ := authz.IdentityFromState(r.TLS)
+	if id == nil && rt.clientAuth == ClientAuthOptional {
+		authz.StripClientCertHeaders(r.Header)
+		return true
+	}
+	if id != nil && rt.revocation != nil {
+		if reason, msg := rt.revocation.check(r.Context(), r.TLS.VerifiedChains[0]); reason != "" {
+			g.refuse(w, r, rt, authz.Decision{Reason: authz.Reason(reason), Rule: "revocation", Identity: id.String(), Message: msg})
+			return false
+		}
+	}
+	p := rt.policy
+	if p == nil {
+		p = anyVerified
+	}
+	d := authz.Authorize(p, g.denyList, id)
+	if !d.Allowed {
+		g.refuse(w, r, rt, d)
+		return false
+	}
+	authz.SetClientCertHeaders(r.Header, id)
+	return true
+}
+
+// denial is the 403 body: the gateway's error shape plus authz's decision.
+type denial struct {
+	Error    string `json:"error"`
+	Status   int    `json:"status"`
+	Reason   string `json:"reason"`
+	Rule     string `json:"rule,omitempty"`
+	Identity string `json:"identity,omitempty"`
+	Message  string `json:"message"`
+}
+
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, rt *route, d authz.Decision) {
+	code := "forbidden"
+	if d.Reason == authz.ReasonNoCertificate {
+		code = "client_certificate_required"
+	}
+	g.metrics.clientDenials.WithLabelValues(rt.siteName, rt.name, string(d.Reason)).Inc()
+	g.logger.Warn("client refused", "site", rt.siteName, "route", rt.name, "remote", r.RemoteAddr,
+		"reason", string(d.Reason), "identity", d.Identity, "rule", d.Rule, "path", r.URL.Path)
+	b, _ := json.Marshal(denial{Error: code, Status: http.StatusForbidden, Reason: string(d.Reason), Rule: d.Rule, Identity: d.Identity, Message: d.Message})
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusForbidden)
+	w.Write(b)
+}
+
+// check asks the checker about a verified chain's leaf and returns a
+// refusal reason and message, or "" when the client may pass.
+func (rv *Revocation) check(ctx context.Context, chain []*x509.Certificate) (reason, msg string) {
+	leaf := chain[0]
+	var issuer *x509.Certificate
+	if len(chain) > 1 {
+		issuer = chain[1]
+	}
+	timeout := rv.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	st, err := rv.Checker.CheckRevocation(ctx, leaf, issuer, time.Now())
+	switch {
+	case st.State == certcheck.RevocationRevoked:
+		return reasonRevoked, fmt.Sprintf("client certificate serial %X was revoked on %s according to the %s; ask its CA for a new one",
+			leaf.SerialNumber, st.RevokedAt.UTC().Format(time.DateOnly), st.Source)
+	case st.State == certcheck.RevocationGood && err == nil:
+		return "", ""
+	case rv.FailOpen:
+		return "", ""
+	}
+	detail := st.Detail
+	if err != nil {
+		detail = err.Error()
+	}
+	return reasonRevocationUnknown, fmt.Sprintf("revocation status of client certificate serial %X is unknown (%s); refused because revocation checking fails closed",
+		leaf.SerialNumber, detail)
+}
+
+// DenyList is the gateway's deny-list: identities on it are refused on
+// every client-authenticated route, and their open connections are closed
+// when they are added. It outlives reloads.
+func (g *Gateway) DenyList() *authz.DenyList { return g.denyList }
+
+// trackConn remembers open HTTPS connections so that a deny-list change can
+// close those of a denied identity.
+func (g *Gateway) trackConn(c *tls.Conn, open bool) {
+	g.connMu.Lock()
+	defer g.connMu.Unlock()
+	if open {
+		g.conns[c] = struct{}{}
+	} else {
+		delete(g.conns, c)
+	}
+}
+
+// closeDenied closes every open connection whose verified client is on the
+// deny-list now.
+func (g *Gateway) closeDenied() {
+	g.connMu.Lock()
+	conns := make([]*tls.Conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.connMu.Unlock()
+	for _, c := range conns {
+		cs := c.ConnectionState()
+		if !cs.HandshakeComplete {
+			continue
+		}
+		id, err := authz.IdentityFromState(&cs)
+		if err != nil {
+			continue
+		}
+		if e, denied := g.denyList.Denied(id); denied {
+			g.logger.Warn("closing connection of a denied client", "remote", c.RemoteAddr().String(), "identity", id.String(), "rule", e.String(), "note", e.Note)
+			g.metrics.clientDenials.WithLabelValues("", "", string(authz.ReasonDenyListed)).Inc()
+			c.Close()
+		}
+	}
+}
+
+// denyRequest is the body of POST and DELETE /deny on the admin listener,
+// the same as tlsgate tunnel's.
+type denyRequest struct {
+	Entry string `json:"entry"`
+	Note  string `json:"note,omitempty"`
+}
+
+func (g *Gateway) changeDenyList(w http.ResponseWriter, r *http.Request, change func(authz.DenyEntry) bool) {
+	var req denyRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("body: %v; send {\"entry\": \"serial:HEX\"} or {\"entry\": \"spki:sha256/BASE64\"}", err)})
+		return
+	}
+	e, err := authz.ParseDenyEntry(req.Entry)
+	if err != nil {
+		writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	e.Note = req.Note
+	changed := change(e)
+	g.logger.Info("deny-list changed", "method", r.Method, "entry", e.String(), "note", e.Note, "changed", changed)
+	writeAdminJSON(w, http.StatusOK, map[string]any{"entry": e.String(), "changed": changed})
+}
+
+func writeAdminJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
