@@ -5,9 +5,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
@@ -109,6 +111,40 @@ type Site struct {
 	Certificate Certificate `yaml:"certificate"`
 	TLS         *TLS        `yaml:"tls"`
 	Routes      []Route     `yaml:"routes"`
+
+	// ClientAuth asks clients for a certificate on every route of the
+	// site that does not say otherwise: require, optional or off (default).
+	ClientAuth string `yaml:"client_auth"`
+	// ClientCA lists PEM files of the CAs that issue client certificates;
+	// default the local CA's root.
+	ClientCA []string `yaml:"client_ca"`
+	// Authz are the allow rules of the site's client-authenticated routes
+	// that have none of their own; any rule allows (docs/access-control.md).
+	Authz []authz.Rule `yaml:"authz"`
+	// Revocation checks client certificates; default the local CA's store
+	// when client_ca is the local CA.
+	Revocation *Revocation `yaml:"revocation"`
+}
+
+// Revocation says where the revocation status of client certificates comes
+// from and what to do when it cannot be told.
+type Revocation struct {
+	Fields `yaml:"-"`
+	// Local asks the local CA's store (takes effect at once); default true
+	// when client_ca is the local CA.
+	Local *bool `yaml:"local"`
+	// CRL lists CRL files (PEM or DER) or http(s) URLs, re-read every
+	// Refresh.
+	CRL []string `yaml:"crl"`
+	// OCSP asks the responder named in each client certificate, caching
+	// answers for Refresh.
+	OCSP bool `yaml:"ocsp"`
+	// Refresh is how often CRLs are re-read and OCSP answers renewed;
+	// default 1m.
+	Refresh *time.Duration `yaml:"refresh"`
+	// Failure is closed (default: a client whose status cannot be told is
+	// refused) or open (it passes).
+	Failure string `yaml:"failure"`
 }
 
 // Certificate says where a site's serving certificate comes from.
@@ -160,6 +196,11 @@ type Route struct {
 	HealthCheck *HealthCheck `yaml:"health_check"`
 	// UpstreamTLS verifies https:// upstreams.
 	UpstreamTLS *UpstreamTLS `yaml:"upstream_tls"`
+
+	// ClientAuth, Authz and Revocation override the site's for this route.
+	ClientAuth string       `yaml:"client_auth"`
+	Authz      []authz.Rule `yaml:"authz"`
+	Revocation *Revocation  `yaml:"revocation"`
 }
 
 // HealthCheck is an active probe: GET Path every Interval.
@@ -342,6 +383,7 @@ func (f *File) Validate() Errors {
 				r.Add(&es, "balance", "unknown balance %q; expected round_robin or least_conn", r.Balance)
 			}
 		}
+		s.validateClientAuth(&es, filepath.Dir(f.name))
 	}
 	return es
 }

@@ -36,6 +36,10 @@ type ServeEnv struct {
 	SiteTLS func(profile string) (*tls.Config, error)
 	// ACMEDir stores ACME accounts and certificates (source acme).
 	ACMEDir string
+	// LocalClientCA returns the local CA's root and revocation store, for
+	// sites that authenticate clients without client_ca; nil makes such
+	// sites an error.
+	LocalClientCA func() (*LocalClientCA, error)
 }
 
 // Gateway turns a validated File into a gateway.Config. Files named in the
@@ -136,6 +140,14 @@ func (f *File) Gateway(env ServeEnv) (*gateway.Config, []io.Closer, error) {
 				continue
 			}
 			gs.Routes = append(gs.Routes, gr)
+		}
+		if len(gs.Routes) == len(s.Routes) {
+			if err := s.clientAuth(env, gs); err != nil {
+				if es, ok := err.(Errors); ok {
+					err = es.inFile(f.name)
+				}
+				errs = append(errs, err)
+			}
 		}
 		cfg.Sites = append(cfg.Sites, gs)
 	}
