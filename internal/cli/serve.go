@@ -19,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/certsource"
 	"github.com/tlsgate/tlsgate/internal/config"
 	"github.com/tlsgate/tlsgate/internal/gateway"
 	"github.com/tlsgate/tlsgate/internal/pki"
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
+	"github.com/tlsgate/tlsgate/internal/tunnel"
 )
 
 func init() { register(newServeCommand) }
@@ -39,10 +41,21 @@ type serveFlags struct {
 	accessLog  string
 	logFormat  string
 	profile    string
+
+	clientAuth       string
+	clientCAs        []string
+	clientCRLs       []string
+	allow            map[authz.Kind]*[]string
+	allowAnyVerified bool
 }
 
+// serveClientAuthFlags are the flag-form client authentication settings,
+// named as tlsgate tunnel --server names them.
+var serveClientAuthFlags = []string{"client-auth", "client-ca", "client-crl", "allow-uri", "allow-dns", "allow-email", "allow-cn",
+	"allow-fingerprint", "allow-spki", "allow-any-verified"}
+
 func newServeCommand(g *Globals) *cobra.Command {
-	f := &serveFlags{}
+	f := &serveFlags{allow: map[authz.Kind]*[]string{}}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve APIs over HTTPS only: certificates, redirect, HSTS, reverse proxy",
@@ -59,8 +72,18 @@ on :8443, redirects :8080, and prints a curl command that works.
   tlsgate serve --from api.example.com --to http://127.0.0.1:9000 --cert api.pem --key api.key
   tlsgate serve --config tlsgate.yaml
 
+Mutual TLS: with --client-auth require only clients whose certificate the
+client CA (default: the local CA) issued and an --allow-* rule matches pass;
+others get 403 naming the rule. The verified identity reaches the upstream in
+X-Client-Cert-* headers (see docs/access-control.md).
+
+  tlsgate ca issue --profile client --uri spiffe://corp.test/billing --out billing
+  tlsgate serve --from localhost --to http://127.0.0.1:9000 \
+      --client-auth require --allow-uri spiffe://corp.test/billing
+
 Metrics (Prometheus), /healthz and /readyz are served on the admin listener
-(127.0.0.1:2019). SIGHUP or a change of the configuration file reloads it
+(127.0.0.1:2019), with the deny-list at /deny (POST {"entry": "serial:HEX"}
+refuses a client certificate and closes its connections). SIGHUP or a change of the configuration file reloads it
 after validating; SIGTERM drains in-flight requests and stops.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,6 +102,25 @@ after validating; SIGTERM drains in-flight requests and stops.`,
 	fl.StringVar(&f.accessLog, "access-log", "stdout", "access log: stdout, stderr, off or a file")
 	fl.StringVar(&f.logFormat, "access-log-format", "json", "access log format: json or common")
 	fl.StringVar(&f.profile, "tls-profile", "", "TLS profile: modern (TLS 1.3 only), intermediate (default), or old (legacy clients; warned about)")
+	fl.StringVar(&f.clientAuth, "client-auth", "off", "client certificates: require, optional (verified and authorized when sent) or off")
+	fl.StringArrayVar(&f.clientCAs, "client-ca", nil, "PEM file of the CAs that issue client certificates (repeatable; default the local CA, whose revocations apply at once)")
+	fl.StringArrayVar(&f.clientCRLs, "client-crl", nil, "CRL file (PEM or DER) of the client CAs, re-read every minute; clients whose status is unknown are refused (repeatable)")
+	for _, a := range []struct {
+		kind authz.Kind
+		help string
+	}{
+		{authz.KindURI, "URI SAN, e.g. spiffe://corp.test/billing or spiffe://corp.test/ns/*/sa/**"},
+		{authz.KindDNS, "DNS SAN, e.g. billing.corp.test or *.corp.test"},
+		{authz.KindEmail, "email SAN, e.g. ops@corp.test or *@corp.test"},
+		{authz.KindCN, "subject common name, exactly"},
+		{authz.KindFingerprint, "SHA-256 of the client certificate, hex with or without colons"},
+		{authz.KindSPKI, "SHA-256 of the client's public key, sha256/BASE64 or hex"},
+	} {
+		v := new([]string)
+		f.allow[a.kind] = v
+		fl.StringArrayVar(v, "allow-"+string(a.kind), nil, "allow clients by "+a.help+" (repeatable; any rule allows)")
+	}
+	fl.BoolVar(&f.allowAnyVerified, "allow-any-verified", false, "allow every client whose certificate the client CA verifies")
 	return cmd
 }
 
@@ -87,7 +129,7 @@ after validating; SIGTERM drains in-flight requests and stops.`,
 func (f *serveFlags) serveFile(cmd *cobra.Command) (*config.File, string, error) {
 	changed := cmd.Flags().Changed
 	if f.config != "" {
-		for _, name := range []string{"from", "to", "cert", "key", "tls-profile"} {
+		for _, name := range append([]string{"from", "to", "cert", "key", "tls-profile"}, serveClientAuthFlags...) {
 			if changed(name) {
 				return nil, "", UsageError(fmt.Errorf("--%s cannot be combined with --config; set it in %s", name, f.config))
 			}
@@ -155,12 +197,83 @@ func (f *serveFlags) serveFile(cmd *cobra.Command) (*config.File, string, error)
 	if f.cert != "" {
 		site.Certificate = config.Certificate{Source: "files", Cert: f.cert, Key: f.key}
 	}
+	if err := f.clientAuthSite(&site); err != nil {
+		return nil, "", UsageError(err)
+	}
 	file.Sites = []config.Site{site}
 	if err := file.Validate().Err(); err != nil {
 		return nil, "", UsageError(fmt.Errorf("the flags do not make a valid configuration:\n%w", err))
 	}
 	cwd, _ := os.Getwd()
 	return file, cwd, nil
+}
+
+// clientAuthSite applies the client authentication flags to the site, with
+// errors that name the flags.
+func (f *serveFlags) clientAuthSite(site *config.Site) error {
+	switch f.clientAuth {
+	case "off", "":
+		for _, name := range serveClientAuthFlags[1:] {
+			if name == "allow-any-verified" && f.allowAnyVerified || name != "allow-any-verified" && f.flagValues(name) > 0 {
+				return fmt.Errorf("--%s needs --client-auth require or optional", name)
+			}
+		}
+		return nil
+	case "require", "optional":
+	default:
+		return fmt.Errorf("--client-auth %q: expected require, optional or off", f.clientAuth)
+	}
+	var errs []string
+	for _, kind := range []authz.Kind{authz.KindURI, authz.KindDNS, authz.KindEmail, authz.KindCN, authz.KindFingerprint, authz.KindSPKI} {
+		for _, v := range *f.allow[kind] {
+			r, err := authz.NewRule(kind, v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("--allow-%s %q: %v", kind, v, err))
+				continue
+			}
+			site.Authz = append(site.Authz, r)
+		}
+	}
+	if f.allowAnyVerified {
+		r, _ := authz.ParseRule(string(authz.KindAny))
+		site.Authz = append(site.Authz, r)
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	if len(site.Authz) == 0 {
+		return fmt.Errorf("--client-auth %s without an allow rule would refuse every client: add --allow-uri, --allow-dns, --allow-email, --allow-cn, --allow-fingerprint or --allow-spki, or --allow-any-verified to accept every client certificate the client CA issued", f.clientAuth)
+	}
+	site.ClientAuth = f.clientAuth
+	for _, p := range f.clientCAs {
+		if _, err := config.LoadPool(p); err != nil {
+			return fmt.Errorf("--client-ca %s: %w; give the PEM certificate of the CA that issues client certificates", p, err)
+		}
+	}
+	site.ClientCA = f.clientCAs
+	if len(f.clientCRLs) > 0 {
+		site.Revocation = &config.Revocation{CRL: f.clientCRLs}
+		if len(f.clientCAs) == 0 {
+			local := true
+			site.Revocation.Local = &local
+		}
+	}
+	return nil
+}
+
+func (f *serveFlags) flagValues(name string) int {
+	switch name {
+	case "client-ca":
+		return len(f.clientCAs)
+	case "client-crl":
+		return len(f.clientCRLs)
+	}
+	if k, ok := strings.CutPrefix(name, "allow-"); ok {
+		if v := f.allow[authz.Kind(k)]; v != nil {
+			return len(*v)
+		}
+	}
+	return 0
 }
 
 func runServe(cmd *cobra.Command, g *Globals, f *serveFlags) error {
@@ -245,6 +358,13 @@ func (s *server) build(ctx context.Context, file *config.File) (*gateway.Config,
 			return s.localSource(ctx, hosts, lazy)
 		},
 		SiteTLS: s.siteTLS,
+		LocalClientCA: func() (*config.LocalClientCA, error) {
+			ca, err := s.openCA(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &config.LocalClientCA{Roots: ca.RootPool(), Revocation: tunnel.LocalCARevocation(ca)}, nil
+		},
 	}
 	if home, err := s.g.Home(); err == nil {
 		env.ACMEDir = filepath.Join(home, "acme")
