@@ -146,6 +146,12 @@ func runScan(cmd *cobra.Command, g *Globals, f *scanFlags, args []string) error 
 				return err
 			}
 		}
+		if len(results) > 1 {
+			fmt.Fprintln(g.Stdout)
+			if err := scan.WriteSummary(g.Stdout, results); err != nil {
+				return err
+			}
+		}
 	}
 	if f.html != "" {
 		if err := writeHTMLReport(f.html, results); err != nil {

@@ -101,3 +101,21 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		t.Errorf("JSON starts %s", b[:40])
 	}
 }
+
+func TestWriteSummary(t *testing.T) {
+	weak := modern()
+	weak.Target = "old.example:443"
+	setProto(weak, VersionTLS10, ecdheCBC128)
+	setProto(weak, VersionSSL20, Suite{Name: "SSL_CK_RC4_128_WITH_MD5", KeyExchange: "RSA", Cipher: "RC4", Bits: 128, KeyBits: 128, RC4: true})
+	weak.Rating = Rate(weak)
+	var b bytes.Buffer
+	if err := WriteSummary(&b, []*Result{ratedModern(), weak, {Target: "down.example", Error: "connect to down.example:443: refused"}}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"api.example:443                  A+   93  no cap", "old.example:443                  F", "SSL 2.0 is accepted", "down.example                     -   connect to down.example:443: refused"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}

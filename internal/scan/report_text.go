@@ -215,3 +215,30 @@ func (p *printer) f(format string, args ...any) {
 		_, p.err = fmt.Fprintf(p.w, format, args...)
 	}
 }
+
+// WriteSummary prints one line per target: grade, score and the hardest
+// cap, for runs over several targets.
+func WriteSummary(w io.Writer, results []*Result) error {
+	p := &printer{w: w}
+	p.f("Summary\n")
+	for _, r := range results {
+		switch {
+		case r.Rating == nil:
+			p.f("  %-32s %-3s %s\n", r.Target, "-", r.Error)
+		default:
+			why := "no cap"
+			if len(r.Rating.Caps) > 0 {
+				why = r.Rating.Caps[0].Reason
+				for _, c := range r.Rating.Caps {
+					if GradeRank(c.Grade) > GradeRank(r.Rating.Caps[0].Grade) {
+						why = c.Reason
+					}
+				}
+			} else if len(r.Rating.Warnings) > 0 {
+				why = r.Rating.Warnings[0].Reason
+			}
+			p.f("  %-32s %-3s %3d  %s\n", r.Target, r.Rating.Grade, r.Rating.Score, why)
+		}
+	}
+	return p.err
+}
