@@ -3,14 +3,12 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"io"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
@@ -108,9 +106,9 @@ func appendJSONLine(b []byte, r *http.Request, rec *recorder, start time.Time, d
 				b = strconv.AppendFloat(b, float64(h)/1e6, 'f', 3, 64)
 			}
 		}
-		if len(cs.VerifiedChains) > 0 {
+		if id := verifiedClient(r); id != nil {
 			b = append(b, `,"client":`...)
-			b = appendJSONString(b, clientName(cs))
+			b = appendJSONString(b, id.String())
 		}
 	}
 	if ua := r.Header.Get("User-Agent"); ua != "" {
@@ -122,9 +120,9 @@ func appendJSONLine(b []byte, r *http.Request, rec *recorder, start time.Time, d
 
 // clientName is how authz names a verified client certificate in logs: its
 // first URI SAN (a SPIFFE ID), else DNS SAN, email or subject.
-func clientName(cs *tls.ConnectionState) string {
-	id, err := authz.IdentityFromState(cs)
-	if err != nil {
+func clientName(r *http.Request) string {
+	id := verifiedClient(r)
+	if id == nil {
 		return "-"
 	}
 	return id.String()
@@ -140,7 +138,7 @@ func appendCommon(b []byte, r *http.Request, rec *recorder, start time.Time) []b
 	b = append(b, host...)
 	b = append(b, " - "...)
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		b = appendCLFField(b, clientName(r.TLS))
+		b = appendCLFField(b, clientName(r))
 	} else {
 		b = append(b, '-')
 	}

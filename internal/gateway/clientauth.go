@@ -55,13 +55,20 @@ func (g *Gateway) authorizeClient(w http.ResponseWriter, r *http.Request, rt *ro
 		authz.StripClientCertHeaders(r.Header)
 		return true
 	}
-	id, _ := authz.IdentityFromState(r.TLS)
-	if id == nil && rt.clientAuth == ClientAuthOptional {
+	var id *authz.Identity
+	cc := sentClientCert(r)
+	switch {
+	case cc != nil && cc.id == nil:
+		g.refuse(w, r, rt, authz.Decision{Reason: authz.Reason(cc.reason), Rule: "client_ca", Message: cc.message})
+		return false
+	case cc != nil:
+		id = cc.id
+	case rt.clientAuth == ClientAuthOptional:
 		authz.StripClientCertHeaders(r.Header)
 		return true
 	}
 	if id != nil && rt.revocation != nil {
-		if reason, msg := rt.revocation.check(r.Context(), r.TLS.VerifiedChains[0]); reason != "" {
+		if reason, msg := rt.revocation.check(r.Context(), cc.chain); reason != "" {
 			g.refuse(w, r, rt, authz.Decision{Reason: authz.Reason(reason), Rule: "revocation", Identity: id.String(), Message: msg})
 			return false
 		}
@@ -105,6 +112,61 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, rt *route, d au
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusForbidden)
 	w.Write(b)
+}
+
+// clientCert is the outcome of verifying the certificate a client sent.
+type clientCert struct {
+	id    *authz.Identity     // the verified identity; nil when verification failed
+	chain []*x509.Certificate // the verified chain, leaf first
+	// reason and message say why verification failed, as certcheck names it.
+	reason  certcheck.Reason
+	message string
+}
+
+// clientCertRefused starts the text of a handshake error caused by the
+// client certificate; the failure metric reads the reason after it.
+const clientCertRefused = "client certificate refused"
+
+var clientAuthUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+
+// verifyClient verifies the certificate chain a client sent against the
+// site's client CAs (crypto/x509 through certcheck) and records the outcome
+// on the connection. It fails the handshake only when every route of the
+// site requires a certificate; elsewhere a bad one is answered per route.
+func (s *site) verifyClient(tc *trackedConn, peer []*x509.Certificate) error {
+	if len(peer) == 0 {
+		tc.client.Store(nil)
+		return nil
+	}
+	res := certcheck.Verify(context.Background(), certcheck.Input{Chain: peer, Roots: s.clientCAs, Usages: clientAuthUsage})
+	if res.OK && len(res.Chains) > 0 {
+		chain := res.Chains[0]
+		tc.client.Store(&clientCert{id: authz.IdentityFromCertificate(chain[0]), chain: chain})
+		return nil
+	}
+	if s.allRequire {
+		return fmt.Errorf("%s (%s): %s", clientCertRefused, res.Reason, res.Message)
+	}
+	tc.client.Store(&clientCert{reason: res.Reason, message: res.Message})
+	return nil
+}
+
+// sentClientCert returns the outcome of verifying the request's client
+// certificate, or nil when the client sent none.
+func sentClientCert(r *http.Request) *clientCert {
+	if tc := connFrom(r); tc != nil {
+		return tc.client.Load()
+	}
+	return nil
+}
+
+// verifiedClient returns the verified identity of the request's client,
+// or nil.
+func verifiedClient(r *http.Request) *authz.Identity {
+	if cc := sentClientCert(r); cc != nil {
+		return cc.id
+	}
+	return nil
 }
 
 // check asks the checker about a verified chain's leaf and returns a
@@ -166,14 +228,15 @@ func (g *Gateway) closeDenied() {
 	}
 	g.connMu.Unlock()
 	for _, c := range conns {
-		cs := c.ConnectionState()
-		if !cs.HandshakeComplete {
+		tc, _ := c.NetConn().(*trackedConn)
+		if tc == nil {
 			continue
 		}
-		id, err := authz.IdentityFromState(&cs)
-		if err != nil {
+		cc := tc.client.Load()
+		if cc == nil || cc.id == nil {
 			continue
 		}
+		id := cc.id
 		if e, denied := g.denyList.Denied(id); denied {
 			g.logger.Warn("closing connection of a denied client", "remote", c.RemoteAddr().String(), "identity", id.String(), "rule", e.String(), "note", e.Note)
 			g.metrics.clientDenials.WithLabelValues("", "", string(authz.ReasonDenyListed)).Inc()

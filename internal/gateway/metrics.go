@@ -65,7 +65,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}),
 		clientDenials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tlsgate_client_auth_denials_total",
-			Help: "Requests refused by client authentication, by site, route and reason (no_certificate, no_rule_matched, deny_listed, revoked, revocation_unknown); closed connections of deny-listed clients have empty site and route.",
+			Help: "Requests refused by client authentication, by site, route and reason (no_certificate, no_rule_matched, deny_listed, revoked, revocation_unknown, or the certcheck reason of a certificate that did not verify); closed connections of deny-listed clients have empty site and route.",
 		}, []string{"site", "route", "reason"}),
 	}
 	m.certReloads = certReloadsVec(reg)

@@ -179,15 +179,45 @@ func TestMTLSHostDifferentFromSNIGets421(t *testing.T) {
 	}
 }
 
-func TestMTLSBadClientCertificatesFailTheHandshake(t *testing.T) {
-	mg := startMTLS(t, false)
-	stranger := testpki.NewCA(t, testpki.ECDSAP256).Issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}, EKU: clientEKU}).TLSCertificate()
+// badClientCerts are client certificates the client CA did not issue, or
+// outside their validity, each with the reason certcheck gives.
+func (mg *mtlsGateway) badClientCerts(t *testing.T) map[string]tls.Certificate {
+	// The stranger sends its root too, as a client configured with a
+	// full chain does: the root is one the gateway does not trust.
+	is := testpki.NewCA(t, testpki.ECDSAP256).Issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}, EKU: clientEKU})
+	stranger := is.TLSCertificate()
+	stranger.Certificate = append(stranger.Certificate, is.Root.Raw)
 	expired := mg.issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
 	notYet := mg.issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}, NotBefore: time.Now().Add(24 * time.Hour), NotAfter: time.Now().Add(48 * time.Hour)})
-	for name, c := range map[string]tls.Certificate{"unknown_authority": stranger, "expired": expired, "not_yet_valid": notYet} {
-		_, err := mg.as(&c).client.Get("https://localhost/opt")
-		if err == nil {
-			t.Errorf("%s client certificate: the request passed", name)
+	return map[string]tls.Certificate{"unknown_authority": stranger, "expired": expired, "not_yet_valid": notYet}
+}
+
+func TestMTLSBadClientCertificatesGet403OnASiteWithPublicRoutes(t *testing.T) {
+	mg := startMTLS(t, false)
+	for reason, c := range mg.badClientCerts(t) {
+		for _, path := range []string{"/opt", "/payments"} {
+			resp, body := mg.as(&c).get(t, "https://localhost"+path)
+			if d := decodeError(t, body); resp.StatusCode != 403 || d["reason"] != reason || d["rule"] != "client_ca" {
+				t.Errorf("%s certificate on %s: %d %s", reason, path, resp.StatusCode, body)
+			}
+		}
+		if resp, body := mg.as(&c).get(t, "https://localhost/health"); resp.StatusCode != 200 {
+			t.Errorf("%s certificate on the public route: %d %s", reason, resp.StatusCode, body)
+		}
+	}
+	if n := mg.up.count(); n != 3 {
+		t.Errorf("the upstream saw %d requests, want only the 3 to /health", n)
+	}
+}
+
+func TestMTLSBadClientCertificatesFailTheHandshakeWhenEveryRouteRequires(t *testing.T) {
+	mg := &mtlsGateway{up: newUpstream(t, nil), clientCA: testpki.NewCA(t, testpki.ECDSAP256)}
+	site, roots := siteFor(t, &Route{PathPrefix: "/", Upstreams: []Upstream{{URL: mg.up.URL}}, ClientAuth: ClientAuthRequire})
+	site.ClientCAs = mg.clientCA.Pool()
+	mg.testGateway = startGateway(t, &Config{Sites: []*Site{site}, DefaultSite: "main"}, roots)
+	for reason, c := range mg.badClientCerts(t) {
+		if _, err := mg.as(&c).client.Get("https://localhost/"); err == nil {
+			t.Errorf("%s client certificate: the request passed", reason)
 		}
 	}
 	if mg.up.count() != 0 {
@@ -207,6 +237,10 @@ func TestMTLSBadClientCertificatesFailTheHandshake(t *testing.T) {
 			t.Fatalf("handshake failures not counted by reason:\n%s", m)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	good := mg.issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}})
+	if resp, body := mg.as(&good).get(t, "https://localhost/"); resp.StatusCode != 200 {
+		t.Errorf("a good certificate: %d %s", resp.StatusCode, body)
 	}
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,9 +34,17 @@ type state struct {
 }
 
 type site struct {
-	name   string
-	tls    *tls.Config
-	routes routeTable
+	name string
+	tls  *tls.Config
+	// plainTLS is tls without client authentication, for connections the
+	// gateway cannot attach an identity to.
+	plainTLS *tls.Config
+	routes   routeTable
+	// clientCAs verify client certificates; allRequire is true when every
+	// route requires one, so that a bad certificate can fail the handshake
+	// instead of waiting for a 403.
+	clientCAs  *x509.CertPool
+	allRequire bool
 	// mtls is true when any route verifies client certificates; Host must
 	// then equal SNI exactly (no domain fronting around client auth).
 	mtls bool
@@ -153,12 +162,22 @@ func (g *Gateway) buildSite(st *state, sc *Site) (*site, error) {
 		}
 		routes = append(routes, r)
 	}
+	s.plainTLS = base
 	if s.mtls {
-		// Verify a certificate when one is sent; routes that require one
-		// refuse requests without it. Requiring at the handshake would shut
+		// Ask for a certificate (naming the client CAs) and verify it
+		// with certcheck once the handshake has it, so that the reason
+		// of a failure is known: routes that require a certificate refuse
+		// requests without one, optional routes answer a bad one with 403,
+		// public routes ignore it. Requiring at the handshake would shut
 		// out the site's public routes.
-		base.ClientAuth = tls.VerifyClientCertIfGiven
+		base = base.Clone()
+		base.ClientAuth = tls.RequestClientCert
 		base.ClientCAs = sc.ClientCAs
+		s.clientCAs = sc.ClientCAs
+		s.allRequire = true
+		for _, r := range routes {
+			s.allRequire = s.allRequire && r.clientAuth == ClientAuthRequire
+		}
 	}
 	s.tls = base
 	s.routes = newRouteTable(routes)

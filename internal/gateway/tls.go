@@ -29,6 +29,9 @@ type trackedConn struct {
 	accepted  time.Time
 	helloAt   time.Time
 	handshake atomic.Int64 // duration in nanoseconds, set once the handshake completes
+	// client is the outcome of verifying the client certificate, when one
+	// was sent to a site that authenticates clients.
+	client atomic.Pointer[clientCert]
 }
 
 type connKey struct{}
@@ -62,11 +65,17 @@ func (g *Gateway) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, erro
 	}
 	tc, _ := hello.Conn.(*trackedConn)
 	if tc == nil {
-		return s.tls, nil
+		// Nowhere to keep a client identity: ask for no certificate.
+		return s.plainTLS, nil
 	}
 	tc.helloAt = time.Now()
 	cfg := s.tls.Clone()
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if s.mtls {
+			if err := s.verifyClient(tc, cs.PeerCertificates); err != nil {
+				return err
+			}
+		}
 		tc.handshake.Store(int64(time.Since(tc.helloAt)))
 		g.metrics.countHandshake(cs)
 		return nil
@@ -102,6 +111,11 @@ func parseHandshakeError(msg string) (reason, from string, ok bool) {
 }
 
 func classifyHandshakeError(d string) string {
+	if _, rest, ok := strings.Cut(d, clientCertRefused+" ("); ok {
+		if reason, _, ok := strings.Cut(rest, ")"); ok {
+			return "client_certificate_" + reason
+		}
+	}
 	switch {
 	case strings.Contains(d, "HTTP request to an HTTPS server"):
 		return "plain_http"

@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"time"
-
-	"github.com/tlsgate/tlsgate/internal/authz"
 
 	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
@@ -79,7 +76,7 @@ func (whoamiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				doc.TLS.HandshakeMilli = float64(d) / 1e6
 			}
 		}
-		doc.TLS.Client = identityOf(r.TLS)
+		doc.TLS.Client = identityOf(r)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -91,9 +88,9 @@ func (whoamiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	enc.Encode(doc)
 }
 
-func identityOf(cs *tls.ConnectionState) *ClientIdentity {
-	id, err := authz.IdentityFromState(cs)
-	if err != nil {
+func identityOf(r *http.Request) *ClientIdentity {
+	id := verifiedClient(r)
+	if id == nil {
 		return nil
 	}
 	out := &ClientIdentity{
