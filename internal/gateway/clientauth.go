@@ -138,6 +138,10 @@ func (s *site) verifyClient(tc *trackedConn, peer []*x509.Certificate) error {
 		tc.client.Store(nil)
 		return nil
 	}
+	if s.clientCAs == nil {
+		// certcheck would fall back to the system roots: never for clients.
+		return fmt.Errorf("%s (%s): site %s has no client CAs", clientCertRefused, certcheck.ReasonUnknownAuthority, s.name)
+	}
 	res := certcheck.Verify(context.Background(), certcheck.Input{Chain: peer, Roots: s.clientCAs, Usages: clientAuthUsage})
 	if res.OK && len(res.Chains) > 0 {
 		chain := res.Chains[0]
