@@ -289,7 +289,8 @@ func runServe(cmd *cobra.Command, g *Globals, f *serveFlags) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	srv := &server{g: g, dir: dir, reg: reg, certReload: gateway.CertReloadCounter(reg), locals: map[string]*certsource.Local{}}
+	srv := &server{g: g, dir: dir, reg: reg, certReload: gateway.CertReloadCounter(reg), locals: map[string]*certsource.Local{},
+		caPublicURL: publicURLOf(file.HTTPListen)}
 	defer srv.closeCA()
 	cfg, closers, err := srv.build(ctx, file)
 	if err != nil {
@@ -345,6 +346,11 @@ type server struct {
 
 	stopRunners context.CancelFunc
 	closers     []io.Closer
+
+	// caPublicURL is where the redirect listener publishes a local CA that
+	// serve creates (CRLs, OCSP, issuer certificates); "" without one.
+	caPublicURL string
+	pub         *pki.Publisher
 }
 
 func (s *server) build(ctx context.Context, file *config.File) (*gateway.Config, []io.Closer, error) {
@@ -373,7 +379,35 @@ func (s *server) build(ctx context.Context, file *config.File) (*gateway.Config,
 	if err != nil {
 		return nil, nil, UsageError(err)
 	}
+	if s.ca != nil && s.caPublicURL != "" && s.ca.Settings().PublicURL == s.caPublicURL {
+		if s.pub == nil {
+			if s.pub, err = s.ca.NewPublisher(ctx, s.g.Logger); err != nil {
+				for _, c := range closers {
+					c.Close()
+				}
+				return nil, nil, fmt.Errorf("publishing the local CA's CRLs and OCSP on %s: %w", s.caPublicURL, err)
+			}
+		}
+		cfg.CAPublisher = s.pub.Handler()
+	}
 	return cfg, closers, nil
+}
+
+// publicURLOf is the URL under which the redirect listener at addr
+// publishes the local CA, for certificates to name in their CRL
+// distribution point and OCSP responder; "" when there is no listener.
+func publicURLOf(addr string) string {
+	switch addr {
+	case "off":
+		return ""
+	case "":
+		addr = ":8080"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		return ""
+	}
+	return "http://localhost:" + port
 }
 
 // localSource returns the certificate source backed by the local CA for
@@ -422,9 +456,11 @@ func (s *server) openCA(ctx context.Context) (*pki.CA, error) {
 			pass = []byte(p)
 		}
 		existed := pki.Exists(home)
-		s.ca, s.caErr = pki.InitIfMissing(ctx, home, pki.InitOptions{Passphrase: pass})
+		// A CA created here is published by the redirect listener, so
+		// that its certificates name where their revocation status is.
+		s.ca, s.caErr = pki.InitIfMissing(ctx, home, pki.InitOptions{Passphrase: pass, PublicURL: s.caPublicURL})
 		if s.caErr == nil && !existed {
-			s.g.Logger.Info("created the local CA", "dir", pki.Dir(home), "root_sha256", s.ca.RootFingerprint())
+			s.g.Logger.Info("created the local CA", "dir", pki.Dir(home), "root_sha256", s.ca.RootFingerprint(), "published_at", s.caPublicURL)
 		}
 	})
 	return s.ca, s.caErr

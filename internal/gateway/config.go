@@ -51,6 +51,12 @@ type Config struct {
 	// ACMEChallenge, when set, answers /.well-known/acme-challenge/ on the
 	// plain HTTP listener instead of the redirect.
 	ACMEChallenge http.Handler
+	// CAPublisher, when set, answers a local CA's revocation and issuer
+	// paths (/crl/, /ocsp, /ca/, /root/) on the plain HTTP listener instead
+	// of the redirect: certificate status is fetched over plain HTTP (a
+	// client checking a certificate cannot rely on TLS with it), and its
+	// answers are signed.
+	CAPublisher http.Handler
 }
 
 // Site is one virtual host: its names, certificate, TLS settings and routes.

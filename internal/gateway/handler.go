@@ -110,6 +110,13 @@ func (g *Gateway) dispatch(st *state, w *recorder, r *http.Request) (*site, *rou
 	return s, rt
 }
 
+// publisherPath reports whether a plain HTTP path belongs to the local CA's
+// publication (pki.Publisher), served instead of redirected.
+func publisherPath(p string) bool {
+	return p == "/ocsp" || strings.HasPrefix(p, "/ocsp/") || strings.HasPrefix(p, "/crl/") ||
+		strings.HasPrefix(p, "/ca/") || strings.HasPrefix(p, "/root/")
+}
+
 func stripPrefix(r *http.Request, prefix string) {
 	p := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(prefix, "/"))
 	if p == "" || p[0] != '/' {
@@ -131,6 +138,10 @@ func (g *Gateway) serveRedirect(w http.ResponseWriter, r *http.Request) {
 	st := g.state.Load()
 	if st.cfg.ACMEChallenge != nil && strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
 		st.cfg.ACMEChallenge.ServeHTTP(w, r)
+		return
+	}
+	if st.cfg.CAPublisher != nil && publisherPath(r.URL.Path) {
+		st.cfg.CAPublisher.ServeHTTP(w, r)
 		return
 	}
 	host, ok := hostOnly(r.Host)
