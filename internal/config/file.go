@@ -136,6 +136,9 @@ type Revocation struct {
 	// CRL lists CRL files (PEM or DER) or http(s) URLs, re-read every
 	// Refresh.
 	CRL []string `yaml:"crl"`
+	// CRLDistributionPoint fetches the CRL at the distribution point each
+	// client certificate names, again every Refresh.
+	CRLDistributionPoint bool `yaml:"crl_distribution_point"`
 	// OCSP asks the responder named in each client certificate, caching
 	// answers for Refresh.
 	OCSP bool `yaml:"ocsp"`

@@ -121,8 +121,8 @@ func (rv *Revocation) validate(es *Errors, dir string, ownCA bool) {
 		}
 	}
 	local := rv.Local == nil && !ownCA || rv.Local != nil && *rv.Local
-	if !local && len(rv.CRL) == 0 && !rv.OCSP {
-		rv.Add(es, "local", "no revocation source: set local: true, crl: [FILE or URL] or ocsp: true, or drop the revocation block")
+	if !local && len(rv.CRL) == 0 && !rv.OCSP && !rv.CRLDistributionPoint {
+		rv.Add(es, "local", "no revocation source: set local: true, crl: [FILE or URL], crl_distribution_point: true or ocsp: true, or drop the revocation block")
 	}
 }
 
@@ -238,6 +238,9 @@ func (rv *Revocation) gateway(env ServeEnv, local *LocalClientCA) (*gateway.Revo
 		}
 		checkers = append(checkers, crls)
 		runs = append(runs, crls.Run)
+	}
+	if rv.CRLDistributionPoint {
+		checkers = append(checkers, gateway.NewCRLDistributionPoints(refresh))
 	}
 	if rv.OCSP {
 		checkers = append(checkers, gateway.NewOCSPChecker(refresh))

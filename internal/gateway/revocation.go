@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,32 +109,114 @@ func (c *CRLURL) Run(ctx context.Context) {
 }
 
 func (c *CRLURL) fetch(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxCRLBytes+1))
-	if err != nil {
-		return err
-	}
-	if len(b) > maxCRLBytes {
-		return fmt.Errorf("CRL larger than %d bytes", maxCRLBytes)
-	}
-	crls, err := ParseCRLBytes(b)
+	crls, err := fetchCRL(ctx, c.client, c.url)
 	if err != nil {
 		return err
 	}
 	c.crls.Store(&crls)
 	c.log.Info("CRL fetched", "url", c.url, "lists", len(crls))
 	return nil
+}
+
+// fetchCRL downloads and parses the CRLs at url.
+func fetchCRL(ctx context.Context, client *http.Client, url string) (certcheck.CRLs, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("CRL %s: HTTP %d", url, resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxCRLBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("CRL %s: %w", url, err)
+	}
+	if len(b) > maxCRLBytes {
+		return nil, fmt.Errorf("CRL %s is larger than %d bytes", url, maxCRLBytes)
+	}
+	crls, err := ParseCRLBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("CRL %s: %w", url, err)
+	}
+	return crls, nil
+}
+
+// CRLDistributionPoints checks each client certificate against the CRL at
+// the first http(s) distribution point it names, fetched when first needed
+// and again once older than the refresh interval. Only certificates that
+// the client CAs verified reach a revocation check, so the URLs fetched are
+// ones a trusted CA wrote.
+type CRLDistributionPoints struct {
+	refresh time.Duration
+	client  *http.Client
+
+	mu    sync.Mutex
+	lists map[string]*distributionPoint
+}
+
+type distributionPoint struct {
+	mu      sync.Mutex
+	crls    certcheck.CRLs
+	fetched time.Time
+}
+
+// maxDistributionPoints bounds the lists kept; past it they are dropped.
+const maxDistributionPoints = 1000
+
+// NewCRLDistributionPoints returns a checker that refreshes lists every
+// refresh.
+func NewCRLDistributionPoints(refresh time.Duration) *CRLDistributionPoints {
+	if refresh <= 0 {
+		refresh = time.Minute
+	}
+	return &CRLDistributionPoints{refresh: refresh, client: &http.Client{Timeout: 15 * time.Second}, lists: map[string]*distributionPoint{}}
+}
+
+// CheckRevocation implements certcheck.RevocationChecker.
+func (d *CRLDistributionPoints) CheckRevocation(ctx context.Context, cert, issuer *x509.Certificate, at time.Time) (certcheck.RevocationStatus, error) {
+	url := ""
+	for _, u := range cert.CRLDistributionPoints {
+		if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+			url = u
+			break
+		}
+	}
+	if url == "" || issuer == nil {
+		return certcheck.RevocationStatus{State: certcheck.RevocationUnknown, Source: "CRL distribution point",
+			Detail: "the certificate names no http(s) CRL distribution point"}, nil
+	}
+	d.mu.Lock()
+	dp := d.lists[url]
+	if dp == nil {
+		if len(d.lists) >= maxDistributionPoints {
+			clear(d.lists)
+		}
+		dp = &distributionPoint{}
+		d.lists[url] = dp
+	}
+	d.mu.Unlock()
+	dp.mu.Lock()
+	if dp.crls == nil || time.Since(dp.fetched) > d.refresh {
+		crls, err := fetchCRL(ctx, d.client, url)
+		switch {
+		case err == nil:
+			dp.crls = crls
+		case dp.crls == nil:
+			dp.mu.Unlock()
+			return certcheck.RevocationStatus{State: certcheck.RevocationUnknown, Source: "CRL " + url, Detail: err.Error()}, err
+		}
+		// After a failure the previous list serves until the next try;
+		// certcheck refuses it once past its NextUpdate.
+		dp.fetched = time.Now()
+	}
+	crls := dp.crls
+	dp.mu.Unlock()
+	return crls.CheckRevocation(ctx, cert, issuer, at)
 }
 
 // OCSPChecker asks the OCSP responder each client certificate names and

@@ -94,3 +94,38 @@ func TestOCSPCheckerAsksTheResponderAndCachesForRefresh(t *testing.T) {
 		t.Errorf("certificate without a responder: %s, want unknown", st.State)
 	}
 }
+
+func TestCRLDistributionPointFetchedOnDemandAndRefreshed(t *testing.T) {
+	ca := testpki.NewCA(t, testpki.ECDSAP256)
+	var body atomic.Pointer[[]byte]
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Write(*body.Load())
+	}))
+	defer srv.Close()
+	leaf := ca.Issue(t, testpki.Leaf{EKU: clientEKU, CRLDistributionPoints: []string{srv.URL + "/crl"}})
+	empty := ca.CRL(t)
+	body.Store(&empty)
+
+	const refresh = 200 * time.Millisecond
+	d := NewCRLDistributionPoints(refresh)
+	check := func() certcheck.RevocationState {
+		st, _ := d.CheckRevocation(context.Background(), leaf.Cert, ca.Cert, time.Now())
+		return st.State
+	}
+	if s := check(); s != certcheck.RevocationGood {
+		t.Fatalf("first check: %s, want good", s)
+	}
+	revoked := ca.CRL(t, leaf.Cert)
+	body.Store(&revoked)
+	if s := check(); s != certcheck.RevocationGood || fetches.Load() != 1 {
+		t.Errorf("within the refresh interval: %s after %d fetches, want the cached list's good after 1", s, fetches.Load())
+	}
+	waitState(t, check, certcheck.RevocationRevoked, 10*refresh)
+
+	noCDP := ca.Issue(t, testpki.Leaf{EKU: clientEKU})
+	if st, _ := d.CheckRevocation(context.Background(), noCDP.Cert, ca.Cert, time.Now()); st.State != certcheck.RevocationUnknown {
+		t.Errorf("certificate without a distribution point: %s, want unknown", st.State)
+	}
+}
