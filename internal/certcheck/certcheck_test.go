@@ -60,7 +60,7 @@ func TestBadFixturesNameTheirReason(t *testing.T) {
 		"wrong-host": {ReasonHostnameMismatch, func(*testpki.Fixture) []string {
 			return []string{`not valid for "localhost"`, "valid for: wrong.test, other.test"}
 		}},
-		"self-signed": {ReasonSelfSigned, func(*testpki.Fixture) []string { return []string{"self-signed", "--ca-file"} }},
+		"self-signed": {ReasonSelfSigned, func(*testpki.Fixture) []string { return []string{"self-signed", "--ca FILE"} }},
 		"untrusted-root": {ReasonUnknownAuthority, func(f *testpki.Fixture) []string {
 			return []string{f.Issued.Root.Subject.CommonName, "not trusted"}
 		}},

@@ -34,7 +34,7 @@ func explain(err error, chain []*x509.Certificate, name string, usages []x509.Ex
 	case errors.As(err, &unknown), errors.As(err, &insecure):
 		return explainUnknownAuthority(chain)
 	case errors.As(err, &rootsErr):
-		return ReasonUnknownAuthority, "the system's trusted roots could not be loaded: install the ca-certificates package or pass the roots to trust (--ca-file FILE)"
+		return ReasonUnknownAuthority, "the system's trusted roots could not be loaded: install the ca-certificates package or pass the roots to trust (--ca FILE)"
 	}
 	return ReasonOther, fmt.Sprintf("%s cannot be verified: %v", role(leaf, true), err)
 }
@@ -101,7 +101,7 @@ func explainHostname(c *x509.Certificate, host string) (Reason, string) {
 func explainUnknownAuthority(chain []*x509.Certificate) (Reason, string) {
 	leaf := chain[0]
 	if selfSigned(leaf) && !leaf.IsCA || selfSigned(leaf) && len(chain) == 1 {
-		return ReasonSelfSigned, fmt.Sprintf("certificate %q is self-signed and not trusted: trust it explicitly (--ca-file FILE) or use a certificate from a trusted CA",
+		return ReasonSelfSigned, fmt.Sprintf("certificate %q is self-signed and not trusted: trust it explicitly (--ca FILE) or use a certificate from a trusted CA",
 			displayName(leaf))
 	}
 	// Follow the presented chain from the leaf as far as issuers are present.
@@ -124,7 +124,7 @@ func explainUnknownAuthority(chain []*x509.Certificate) (Reason, string) {
 		return weakSignatureMessage(last, last == leaf)
 	}
 	if selfSigned(last) {
-		return ReasonUnknownAuthority, fmt.Sprintf("certificate chain ends at root CA %q, which is not trusted: if you trust it, add it to the trusted roots (--ca-file FILE)",
+		return ReasonUnknownAuthority, fmt.Sprintf("certificate chain ends at root CA %q, which is not trusted: if you trust it, add it to the trusted roots (--ca FILE)",
 			displayName(last))
 	}
 	if last == leaf {
@@ -132,7 +132,7 @@ func explainUnknownAuthority(chain []*x509.Certificate) (Reason, string) {
 			"configure the server to send its intermediate certificates (a full-chain file), or trust %q if it is a private root",
 			displayName(leaf), issuerName(leaf), issuerName(leaf))
 	}
-	return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not trusted and was not sent: send the missing intermediate, or trust its root (--ca-file FILE)",
+	return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not trusted and was not sent: send the missing intermediate, or trust its root (--ca FILE)",
 		role(last, false), issuerName(last))
 }
 

@@ -45,10 +45,8 @@ func describeSuite(id uint16) Suite {
 	if c.IsTLS13() {
 		s.KeyExchange = "TLS13"
 	}
-	for _, why := range c.Concerns() {
-		if strings.Contains(why, "64-bit block") {
-			s.BlockBits = 64
-		}
+	if c.BlockBits() == 64 {
+		s.BlockBits = 64
 	}
 	return s
 }

@@ -2,6 +2,8 @@ package scan
 
 import (
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/tlspolicy"
 )
 
 // SchemaVersion is the version of the JSON document a scan writes. Within a
@@ -9,38 +11,22 @@ import (
 // removed. docs/scan.md documents every field.
 const SchemaVersion = 1
 
-// Protocol versions as they appear on the wire. SSL 2.0 has its own record
-// format and is probed separately.
+// Protocol versions as they appear on the wire; tlspolicy is the one place
+// that knows them. SSL 2.0 has its own record format and is probed separately.
 const (
-	VersionSSL20 uint16 = 0x0002
-	VersionSSL30 uint16 = 0x0300
-	VersionTLS10 uint16 = 0x0301
-	VersionTLS11 uint16 = 0x0302
-	VersionTLS12 uint16 = 0x0303
-	VersionTLS13 uint16 = 0x0304
+	VersionSSL20 = tlspolicy.VersionSSL20
+	VersionSSL30 = tlspolicy.VersionSSL30
+	VersionTLS10 = tlspolicy.VersionTLS10
+	VersionTLS11 = tlspolicy.VersionTLS11
+	VersionTLS12 = tlspolicy.VersionTLS12
+	VersionTLS13 = tlspolicy.VersionTLS13
 )
 
 // AllVersions lists the protocol versions a scan probes, oldest first.
 var AllVersions = []uint16{VersionSSL20, VersionSSL30, VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13}
 
-// VersionName returns the human name of a protocol version.
-func VersionName(v uint16) string {
-	switch v {
-	case VersionSSL20:
-		return "SSL 2.0"
-	case VersionSSL30:
-		return "SSL 3.0"
-	case VersionTLS10:
-		return "TLS 1.0"
-	case VersionTLS11:
-		return "TLS 1.1"
-	case VersionTLS12:
-		return "TLS 1.2"
-	case VersionTLS13:
-		return "TLS 1.3"
-	}
-	return "unknown"
-}
+// VersionName returns the human name of a protocol version ("TLS 1.2").
+func VersionName(v uint16) string { return tlspolicy.VersionName(v) }
 
 // Result is everything one scan of one target found. It is the document
 // that --json prints.

@@ -191,6 +191,19 @@ func (c CipherSuite) assess() (Strength, []string) {
 // IsAEAD reports whether records are protected by an AEAD cipher.
 func (c CipherSuite) IsAEAD() bool { return c.Mode == ModeAEAD }
 
+// BlockBits is the cipher's block size in bits: 64 for DES, 3DES, IDEA, RC2
+// and the GOST 64-bit ciphers (open to Sweet32), 128 for other block
+// ciphers, 0 for stream ciphers, NULL and suites with no cipher named.
+func (c CipherSuite) BlockBits() int {
+	switch {
+	case blockBits64[c.Cipher]:
+		return 64
+	case c.Mode == ModeStream || c.Mode == ModeNULL || c.Mode == ModeNone || c.Cipher == CipherChaCha20:
+		return 0
+	}
+	return 128
+}
+
 // IsTLS13 reports whether the suite belongs to TLS 1.3.
 func (c CipherSuite) IsTLS13() bool { return c.MinVersion == VersionTLS13 }
 
