@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsgate/tlsgate/internal/authz"
+	"github.com/tlsgate/tlsgate/internal/certcheck"
 	"github.com/tlsgate/tlsgate/internal/certsource"
 	"github.com/tlsgate/tlsgate/internal/testpki"
 )
@@ -127,6 +130,48 @@ func BenchmarkProxy(b *testing.B) {
 			srv.StartTLS()
 			defer srv.Close()
 			c := benchClient(srv.Listener.Addr().String(), clientTLS, h2)
+			defer c.CloseIdleConnections()
+			runBench(b, c, "https://localhost/api")
+		})
+	}
+}
+
+// BenchmarkProxyMTLS shows, side by side on keep-alive connections, what a
+// client-authenticated route adds per request: authz's decision, the
+// X-Client-Cert-* headers (PEM included) and a revocation check that
+// answers at once. Run:
+//
+//	go test -run '^$' -bench ProxyMTLS -benchmem ./internal/gateway
+func BenchmarkProxyMTLS(b *testing.B) {
+	up := benchUpstream(b)
+	fx := testpki.Good(b, testpki.ECDSAP256)
+	src, _ := certsource.NewStatic(fx.TLSCertificate())
+	clientCA := testpki.NewCA(b, testpki.ECDSAP256)
+	clientCert := clientCA.Issue(b, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}, EKU: clientEKU}).TLSCertificate()
+	rule, _ := authz.ParseRule("uri:spiffe://corp.test/billing")
+	good := &Revocation{Checker: certcheck.RevocationFunc(func(context.Context, *x509.Certificate, *x509.Certificate, time.Time) (certcheck.RevocationStatus, error) {
+		return certcheck.RevocationStatus{State: certcheck.RevocationGood}, nil
+	})}
+	for _, v := range []struct {
+		name string
+		auth ClientAuth
+		rv   *Revocation
+	}{{"no-client-auth", ClientAuthOff, nil}, {"require+authz", ClientAuthRequire, nil}, {"require+authz+revocation", ClientAuthRequire, good}} {
+		b.Run(v.name+"/h1", func(b *testing.B) {
+			r := &Route{PathPrefix: "/", Upstreams: []Upstream{{URL: up.URL}}, ClientAuth: v.auth, Revocation: v.rv}
+			if v.auth != ClientAuthOff {
+				r.Policy = authz.NewPolicy(rule)
+			}
+			cfg := &Config{Listen: "127.0.0.1:0", Sites: []*Site{{Name: "main", Hosts: []string{"localhost"}, Certs: src, ClientCAs: clientCA.Pool(), Routes: []*Route{r}}}}
+			g, err := New(cfg, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := g.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			defer g.Shutdown(context.Background())
+			c := benchClient(g.Addr(ListenerHTTPS).String(), &tls.Config{RootCAs: fx.Roots, ServerName: "localhost", Certificates: []tls.Certificate{clientCert}}, false)
 			defer c.CloseIdleConnections()
 			runBench(b, c, "https://localhost/api")
 		})
