@@ -20,8 +20,28 @@ func verifyChain(ctx context.Context, chain []*x509.Certificate, roots *x509.Cer
 	}
 	if len(res.Chains) > 0 {
 		for _, c := range res.Chains[0] {
-			v.VerifiedChain = append(v.VerifiedChain, c.Subject.String())
+			v.VerifiedChain = append(v.VerifiedChain, chainName(c))
 		}
 	}
 	return v
+}
+
+// chainName names a certificate in a verified path: its subject, or for a
+// leaf with an empty subject (as RFC 5280 allows when the names are in the
+// SAN), its first SAN.
+func chainName(c *x509.Certificate) string {
+	if s := c.Subject.String(); s != "" {
+		return s
+	}
+	switch {
+	case len(c.DNSNames) > 0:
+		return "DNS:" + c.DNSNames[0]
+	case len(c.IPAddresses) > 0:
+		return "IP:" + c.IPAddresses[0].String()
+	case len(c.URIs) > 0:
+		return "URI:" + c.URIs[0].String()
+	case len(c.EmailAddresses) > 0:
+		return "email:" + c.EmailAddresses[0]
+	}
+	return "(empty subject)"
 }
