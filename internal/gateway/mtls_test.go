@@ -112,6 +112,14 @@ func TestMTLSAllowedIdentityReachesUpstreamWithHeaders(t *testing.T) {
 			t.Errorf("forged header %s reached the upstream", k)
 		}
 	}
+	// The optional route authorizes a certificate that is sent, and passes
+	// its identity on too.
+	if resp, body := mg.as(&billing).get(t, "https://localhost/opt"); resp.StatusCode != 200 {
+		t.Fatalf("billing on /opt: %d %s", resp.StatusCode, body)
+	}
+	if uris, _ := authz.ClientCertHeaderValues(mg.up.last(t).Header, authz.HeaderURI); len(uris) != 1 || uris[0] != "spiffe://corp.test/billing" {
+		t.Errorf("/opt upstream %s = %v", authz.HeaderURI, uris)
+	}
 }
 
 func TestMTLSForgedHeadersStrippedOnPublicAndOptionalRoutes(t *testing.T) {
