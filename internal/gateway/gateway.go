@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -322,7 +323,13 @@ func (l *serverErrorLog) Write(p []byte) (int, error) {
 	if reason, from, ok := parseHandshakeError(msg); ok {
 		g := l.g
 		g.metrics.handshakeFailures.WithLabelValues(reason).Inc()
-		g.logger.Debug("TLS handshake failed", "remote", from, "reason", reason, "detail", trimNL(msg))
+		level := slog.LevelDebug
+		if strings.HasPrefix(reason, "client_certificate_") {
+			// A refused client certificate is an access decision, logged
+			// like a 403 (the detail names the certificate).
+			level = slog.LevelWarn
+		}
+		g.logger.Log(context.Background(), level, "TLS handshake failed", "remote", from, "reason", reason, "detail", trimNL(msg))
 		return len(p), nil
 	}
 	l.g.logger.Warn("http server", "message", trimNL(msg))

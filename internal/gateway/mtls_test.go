@@ -443,3 +443,23 @@ func serverRoot(t *testing.T, tg *testGateway) *x509.Certificate {
 	chains := conn.ConnectionState().VerifiedChains
 	return chains[0][len(chains[0])-1]
 }
+
+// A resumed session carries the client certificate of the full handshake,
+// which is verified again, so the identity survives resumption.
+func TestMTLSIdentitySurvivesSessionResumption(t *testing.T) {
+	mg := startMTLS(t, false)
+	billing := mg.issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}})
+	c := mg.as(&billing)
+	tr := c.client.Transport.(*http.Transport)
+	tr.TLSClientConfig.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i, wantResumed := range []bool{false, true} {
+		resp, body := c.get(t, "https://localhost/payments")
+		if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.DidResume != wantResumed {
+			t.Fatalf("request %d: %d resumed=%v %s", i, resp.StatusCode, resp.TLS != nil && resp.TLS.DidResume, body)
+		}
+		if uris, _ := authz.ClientCertHeaderValues(mg.up.last(t).Header, authz.HeaderURI); len(uris) != 1 || uris[0] != "spiffe://corp.test/billing" {
+			t.Errorf("request %d: upstream %s = %v", i, authz.HeaderURI, uris)
+		}
+		tr.CloseIdleConnections()
+	}
+}
