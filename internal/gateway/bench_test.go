@@ -17,7 +17,9 @@ import (
 	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/certcheck"
 	"github.com/tlsgate/tlsgate/internal/certsource"
+	"github.com/tlsgate/tlsgate/internal/pki"
 	"github.com/tlsgate/tlsgate/internal/testpki"
+	"github.com/tlsgate/tlsgate/internal/tunnel"
 )
 
 // The proxy benchmarks compare, in one run, a keep-alive HTTP/1.1 request
@@ -138,8 +140,8 @@ func BenchmarkProxy(b *testing.B) {
 
 // BenchmarkProxyMTLS shows, side by side on keep-alive connections, what a
 // client-authenticated route adds per request: authz's decision, the
-// X-Client-Cert-* headers (PEM included) and a revocation check that
-// answers at once. Run:
+// X-Client-Cert-* headers (PEM included), a revocation check that answers
+// at once, and one that asks the local CA's store (SQLite). Run:
 //
 //	go test -run '^$' -bench ProxyMTLS -benchmem ./internal/gateway
 func BenchmarkProxyMTLS(b *testing.B) {
@@ -152,17 +154,32 @@ func BenchmarkProxyMTLS(b *testing.B) {
 	good := &Revocation{Checker: certcheck.RevocationFunc(func(context.Context, *x509.Certificate, *x509.Certificate, time.Time) (certcheck.RevocationStatus, error) {
 		return certcheck.RevocationStatus{State: certcheck.RevocationGood}, nil
 	})}
+	ca, err := pki.InitIfMissing(context.Background(), b.TempDir(), pki.InitOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ca.Close()
+	store := &Revocation{Checker: tunnel.LocalCARevocation(ca)}
+	local, err := ca.IssueLeaf(context.Background(), pki.Request{Profile: pki.ProfileClient, URIs: []string{"spiffe://corp.test/billing"}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, v := range []struct {
 		name string
 		auth ClientAuth
 		rv   *Revocation
-	}{{"no-client-auth", ClientAuthOff, nil}, {"require+authz", ClientAuthRequire, nil}, {"require+authz+revocation", ClientAuthRequire, good}} {
+	}{{"no-client-auth", ClientAuthOff, nil}, {"require+authz", ClientAuthRequire, nil}, {"require+authz+revocation", ClientAuthRequire, good},
+		{"require+authz+local-ca-store", ClientAuthRequire, store}} {
+		pool, cert := clientCA.Pool(), clientCert
+		if v.rv == store {
+			pool, cert = ca.RootPool(), *local.TLSCertificate
+		}
 		b.Run(v.name+"/h1", func(b *testing.B) {
 			r := &Route{PathPrefix: "/", Upstreams: []Upstream{{URL: up.URL}}, ClientAuth: v.auth, Revocation: v.rv}
 			if v.auth != ClientAuthOff {
 				r.Policy = authz.NewPolicy(rule)
 			}
-			cfg := &Config{Listen: "127.0.0.1:0", Sites: []*Site{{Name: "main", Hosts: []string{"localhost"}, Certs: src, ClientCAs: clientCA.Pool(), Routes: []*Route{r}}}}
+			cfg := &Config{Listen: "127.0.0.1:0", Sites: []*Site{{Name: "main", Hosts: []string{"localhost"}, Certs: src, ClientCAs: pool, Routes: []*Route{r}}}}
 			g, err := New(cfg, Options{})
 			if err != nil {
 				b.Fatal(err)
@@ -171,7 +188,7 @@ func BenchmarkProxyMTLS(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer g.Shutdown(context.Background())
-			c := benchClient(g.Addr(ListenerHTTPS).String(), &tls.Config{RootCAs: fx.Roots, ServerName: "localhost", Certificates: []tls.Certificate{clientCert}}, false)
+			c := benchClient(g.Addr(ListenerHTTPS).String(), &tls.Config{RootCAs: fx.Roots, ServerName: "localhost", Certificates: []tls.Certificate{cert}}, false)
 			defer c.CloseIdleConnections()
 			runBench(b, c, "https://localhost/api")
 		})
