@@ -1,0 +1,609 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tlsgate/tlsgate/internal/testtool"
+)
+
+// pgServer is a PostgreSQL server the tests may create databases on:
+// $TLSGATE_TEST_POSTGRES_URL (its role needs CREATEDB), else a throwaway
+// cluster started for the test from the local PostgreSQL installation.
+type pgServer struct {
+	admin string // URL of a database to run CREATE DATABASE from
+	n     atomic.Int64
+}
+
+// startPostgres returns the server for t and its subtests; a cluster it
+// started stops when t ends.
+func startPostgres(t *testing.T) *pgServer {
+	t.Helper()
+	if u := os.Getenv("TLSGATE_TEST_POSTGRES_URL"); u != "" {
+		return &pgServer{admin: u}
+	}
+	bin := postgresBinDir()
+	if bin == "" {
+		testtool.Missing(t, "PostgreSQL server programs initdb and pg_ctl (Debian package postgresql)")
+	}
+	// PostgreSQL refuses to run as root: run its programs as the postgres
+	// user then, in a directory that user owns.
+	var asUser []string
+	uid, gid := -1, -1
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			testtool.Missing(t, "a postgres system user to run PostgreSQL as (it refuses to run as root)")
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
+		runuser, err := exec.LookPath("runuser")
+		if err != nil {
+			testtool.Missing(t, "runuser (to run PostgreSQL as the postgres user)")
+		}
+		asUser = []string{runuser, "-u", "postgres", "--"}
+	}
+	// Not t.TempDir: its parents are private to root, and the socket path
+	// must stay short.
+	dir, err := os.MkdirTemp("", "tlsgate-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if uid >= 0 {
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(timeout time.Duration, name string, args ...string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		argv := append(append(append([]string{}, asUser...), filepath.Join(bin, name)), args...)
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+		cmd.WaitDelay = 5 * time.Second
+		return cmd.CombinedOutput()
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := run(60*time.Second, "initdb", "--pgdata", data, "--username", "postgres", "--auth", "trust",
+		"--encoding", "UTF8", "--locale", "C", "--no-sync"); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	logFile := filepath.Join(dir, "server.log")
+	var port int
+	for attempt := 0; ; attempt++ {
+		port = freeLoopbackPort(t)
+		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s -c fsync=off -c max_connections=200", port, dir)
+		out, err := run(45*time.Second, "pg_ctl", "start", "--pgdata", data, "--wait", "--timeout", "30", "--log", logFile, "-o", opts)
+		if err == nil {
+			break
+		}
+		logText, _ := os.ReadFile(logFile)
+		if attempt < 2 && bytes.Contains(logText, []byte("already in use")) {
+			continue // the free port was taken meanwhile
+		}
+		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, logText)
+	}
+	t.Cleanup(func() {
+		if out, err := run(30*time.Second, "pg_ctl", "stop", "--pgdata", data, "--mode", "immediate", "--wait"); err != nil {
+			t.Logf("pg_ctl stop: %v\n%s", err, out)
+		}
+	})
+	return &pgServer{admin: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
+}
+
+// postgresBinDir finds initdb and pg_ctl: pg_config --bindir, else the
+// newest /usr/lib/postgresql/*/bin (Debian keeps them off PATH).
+func postgresBinDir() string {
+	var dirs []string
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dirs = append(dirs, strings.TrimSpace(string(out)))
+	}
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(found, func(i, j int) bool {
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(found[i])))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(found[j])))
+		return vi > vj
+	})
+	dirs = append(dirs, found...)
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// adminExec runs one statement on the admin database.
+func (s *pgServer) adminExec(t *testing.T, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.admin)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", s.admin, err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// freshDatabase creates an empty database, dropped when t ends, and
+// returns its URL.
+func (s *pgServer) freshDatabase(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("tlsgate_test_%d_%d", os.Getpid(), s.n.Add(1))
+	s.adminExec(t, "CREATE DATABASE "+name)
+	t.Cleanup(func() { s.adminExec(t, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	u, err := url.Parse(s.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// openPG opens a handle on dbURL, closed when t ends.
+func openPG(t *testing.T, dbURL string) *Postgres {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := OpenPostgres(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestPostgres starts one server and runs every PostgreSQL test on it, each
+// in a database of its own.
+func TestPostgres(t *testing.T) {
+	srv := startPostgres(t)
+	t.Run("Contract", func(t *testing.T) {
+		runContract(t, func(t *testing.T) func() Store {
+			dbURL := srv.freshDatabase(t)
+			return func() Store { return openPG(t, dbURL) }
+		})
+	})
+	for _, c := range []struct {
+		name string
+		fn   func(t *testing.T, dbURL string)
+	}{
+		{"TwoInstancesNeverShareASerial", pgTwoInstancesNeverShareASerial},
+		{"LockAcrossInstances", pgLockAcrossInstances},
+		{"LockFreedWhenHolderCloses", pgLockFreedWhenHolderCloses},
+		{"AuditLogRefusesEdits", pgAuditLogRefusesEdits},
+		{"AuditLogTailMissesNothing", pgAuditLogTailMissesNothing},
+		{"ConcurrentFirstOpenMigratesOnce", pgConcurrentFirstOpen},
+		{"RefusesForeignAndNewerSchemas", pgRefusesForeignAndNewer},
+		{"ReopenKeepsData", pgReopenKeepsData},
+		{"OpenChoosesPostgresForURL", pgOpenChoosesPostgres},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, srv.freshDatabase(t)) })
+	}
+}
+
+// pgTwoInstancesNeverShareASerial has two handles, standing for two serve or
+// ca instances, issue at once from a serial space so small that they must
+// collide: every serial is recorded once, every refusal is
+// ErrDuplicateSerial, and no refused issuance leaves an audit entry.
+func pgTwoInstancesNeverShareASerial(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	a, b := openPG(t, dbURL), openPG(t, dbURL)
+	const perInstance, workers, space = 4, 60, 97
+	var mu sync.Mutex
+	won := map[string]int{} // serial -> how many PutCertificate calls succeeded with it
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, 2*perInstance*workers)
+	for i, s := range []Store{a, b} {
+		for w := range perInstance {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := range workers {
+					sn := fmt.Sprintf("%04x", (i*7+w*13+n*31)%space+1)
+					err := s.PutCertificate(ctx, cert(sn, time.Now().Add(time.Hour)), Event{Action: "issue", Serial: sn})
+					switch {
+					case err == nil:
+						mu.Lock()
+						won[sn]++
+						mu.Unlock()
+					case errors.Is(err, ErrDuplicateSerial):
+						refused.Add(1)
+					default:
+						errc <- err
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	for sn, n := range won {
+		if n != 1 {
+			t.Errorf("serial %s was issued %d times", sn, n)
+		}
+	}
+	if refused.Load() == 0 {
+		t.Fatal("no issuance collided: the test did not exercise the unique serial")
+	}
+	all, err := a.Certificates(ctx, ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(won) {
+		t.Errorf("%d certificates recorded, %d issuances succeeded", len(all), len(won))
+	}
+	evs, err := b.Events(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != len(won) {
+		t.Errorf("%d audit entries for %d certificates: a refused issuance left one behind", len(evs), len(won))
+	}
+	t.Logf("%d serials issued, %d collisions refused", len(won), refused.Load())
+}
+
+// pgLockAcrossInstances has goroutines on two handles increment a counter
+// kept in the key-value area, read-modify-write under Lock: without mutual
+// exclusion across handles, increments are lost.
+func pgLockAcrossInstances(t *testing.T, dbURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := openPG(t, dbURL), openPG(t, dbURL)
+	if err := a.Put(ctx, "counter", []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	const perHandle, rounds = 3, 15
+	var inside, overlaps atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, 2*perHandle*rounds)
+	for _, s := range []Store{a, b} {
+		for range perHandle {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range rounds {
+					if err := s.Lock(ctx, "counter", time.Minute); err != nil {
+						errc <- err
+						return
+					}
+					if inside.Add(1) > 1 {
+						overlaps.Add(1)
+					}
+					v, err := s.Get(ctx, "counter")
+					if err == nil {
+						n, _ := strconv.Atoi(string(v))
+						err = s.Put(ctx, "counter", []byte(strconv.Itoa(n+1)))
+					}
+					inside.Add(-1)
+					if uerr := s.Unlock(ctx, "counter"); err == nil {
+						err = uerr
+					}
+					if err != nil {
+						errc <- err
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	if n := overlaps.Load(); n > 0 {
+		t.Errorf("the lock was held by two owners at once %d times", n)
+	}
+	v, err := b.Get(ctx, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.Itoa(2 * perHandle * rounds); string(v) != want {
+		t.Errorf("counter = %s after %s locked increments: updates were lost", v, want)
+	}
+}
+
+// pgLockFreedWhenHolderCloses checks the advantage over a lock table: a
+// holder that goes away (here: closes, as a crashed process's connection
+// does) frees its lock at once, long before its ttl.
+func pgLockFreedWhenHolderCloses(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	a, b := openPG(t, dbURL), openPG(t, dbURL)
+	if err := a.Lock(ctx, "renew", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := b.Lock(short, "renew", time.Minute); err == nil {
+		t.Fatal("a held lock was taken by another instance")
+	}
+	a.Close()
+	later, cancel2 := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel2()
+	start := time.Now()
+	if err := b.Lock(later, "renew", time.Minute); err != nil {
+		t.Fatalf("lock of a closed holder not freed: %v", err)
+	}
+	t.Logf("lock taken over %v after its holder closed", time.Since(start).Round(time.Millisecond))
+	// A wait that timed out must not have left a waiter on the server that
+	// takes the lock later for nobody.
+	if err := b.Unlock(ctx, "renew"); err != nil {
+		t.Fatal(err)
+	}
+	c := openPG(t, dbURL)
+	again, cancel3 := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel3()
+	if err := c.Lock(again, "renew", time.Minute); err != nil {
+		t.Fatalf("lock not free after Unlock: %v", err)
+	}
+}
+
+// pgAuditLogRefusesEdits checks that the database itself, not only the Go
+// API, keeps the audit log append-only.
+func pgAuditLogRefusesEdits(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	s := openPG(t, dbURL)
+	if err := s.AppendEvent(ctx, Event{Action: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, stmt := range []string{"UPDATE events SET detail = 'x'", "DELETE FROM events", "TRUNCATE events"} {
+		if _, err := c.Exec(ctx, stmt); err == nil {
+			t.Errorf("%s succeeded on the audit log", stmt)
+		} else if !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: refused for another reason: %v", stmt, err)
+		}
+	}
+	if evs, _ := s.Events(ctx, 0, 0); len(evs) != 1 {
+		t.Errorf("audit log has %d entries, want 1", len(evs))
+	}
+}
+
+// pgAuditLogTailMissesNothing follows the log with Events(after last seen)
+// while two handles append: a reader that remembers only the last seq must
+// still see every entry, so entries must become visible in seq order.
+func pgAuditLogTailMissesNothing(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	a, b, reader := openPG(t, dbURL), openPG(t, dbURL), openPG(t, dbURL)
+	const writers, each = 8, 40
+	var wg sync.WaitGroup
+	errc := make(chan error, writers*each)
+	for w := range writers {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := s.AppendEvent(ctx, Event{Action: "test", Detail: fmt.Sprintf("%d/%d", w, i)}); err != nil {
+					errc <- err
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	seen := map[int64]bool{}
+	var last int64
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		evs, err := reader.Events(ctx, last, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			seen[ev.Seq] = true
+			last = ev.Seq
+		}
+		if finished {
+			break
+		}
+	}
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	all, err := reader.Events(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != writers*each {
+		t.Fatalf("%d entries recorded, want %d", len(all), writers*each)
+	}
+	for _, ev := range all {
+		if !seen[ev.Seq] {
+			t.Errorf("the following reader never saw entry %d", ev.Seq)
+		}
+	}
+}
+
+// pgConcurrentFirstOpen opens an empty database from several instances at
+// once: they migrate it once between them and all open.
+func pgConcurrentFirstOpen(t *testing.T, dbURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := OpenPostgres(ctx, dbURL)
+			if err != nil {
+				errc <- err
+				return
+			}
+			errc <- s.Close()
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	s := openPG(t, dbURL)
+	var v int
+	if err := s.withConn(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT version FROM tlsgate_schema`).Scan(&v)
+	}); err != nil || v != PostgresSchemaVersion() {
+		t.Fatalf("schema version %d (%v), want %d", v, err, PostgresSchemaVersion())
+	}
+}
+
+// pgRefusesForeignAndNewer checks that a schema holding another program's
+// tables, or a newer tlsgate's, is refused and left unchanged.
+func pgRefusesForeignAndNewer(t *testing.T, dbURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	tables := func() string {
+		var names []string
+		rows, _ := c.Query(ctx, `SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
+		for rows.Next() {
+			var n string
+			rows.Scan(&n)
+			names = append(names, n)
+		}
+		rows.Close()
+		return strings.Join(names, ",")
+	}
+	withPath := func(schema string) string {
+		u, _ := url.Parse(dbURL)
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for _, stmt := range []string{
+		`CREATE SCHEMA foreign_app`,
+		`CREATE TABLE foreign_app.certificates (id int)`,
+		`CREATE SCHEMA newer`,
+	} {
+		if _, err := c.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := OpenPostgres(ctx, withPath("newer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := c.Exec(ctx, `UPDATE newer.tlsgate_schema SET version = $1`, PostgresSchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		schema string
+		want   error
+	}{{"foreign_app", ErrForeign}, {"newer", ErrNewerSchema}} {
+		before := tables()
+		s, err := OpenPostgres(ctx, withPath(tc.schema))
+		if err == nil {
+			s.Close()
+			t.Errorf("schema %s opened; want %v", tc.schema, tc.want)
+			continue
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("schema %s: got %v, want %v", tc.schema, err, tc.want)
+		}
+		if after := tables(); after != before {
+			t.Errorf("a refused open of schema %s changed the tables: %s -> %s", tc.schema, before, after)
+		}
+	}
+	if _, err := OpenPostgres(ctx, withPath("no_such_schema")); err == nil || !strings.Contains(err.Error(), "CREATE SCHEMA") {
+		t.Errorf("search_path naming no existing schema: %v, want advice to create one", err)
+	}
+}
+
+// pgReopenKeepsData closes and reopens, as a restarted instance does.
+func pgReopenKeepsData(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	s := openPG(t, dbURL)
+	at := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := s.PutCertificate(ctx, cert("0101", at.Add(time.Hour)), Event{Action: "issue", Time: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, Revocation{Serial: "0101", Reason: 4, RevokedAt: at}, Event{Action: "revoke"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2 := openPG(t, dbURL)
+	c, err := s2.Certificate(ctx, "0101")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.RevokedAt.Equal(at) || c.RevocationReason != 4 || c.RevokedAt.Location() != time.UTC || !c.NotAfter.Equal(at.Add(time.Hour)) {
+		t.Fatalf("after reopen: %+v", c)
+	}
+	evs, err := s2.Events(ctx, 0, 0)
+	if err != nil || len(evs) != 2 || !evs[0].Time.Equal(at) {
+		t.Fatalf("audit log after reopen: %+v, %v", evs, err)
+	}
+}
+
+func pgOpenChoosesPostgres(t *testing.T, dbURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.(*Postgres); !ok {
+		t.Fatalf("Open(%s) gave %T, want *Postgres", dbURL, s)
+	}
+}
