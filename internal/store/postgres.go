@@ -89,7 +89,7 @@ func (p *Postgres) advisoryKey(kind, name string) int64 {
 func (p *Postgres) withConn(ctx context.Context, fn func(c *pgx.Conn) error) error {
 	c, err := p.conns.acquire(ctx)
 	if err != nil {
-		return p.describe(err)
+		return err
 	}
 	defer p.conns.release(c)
 	return fn(c)
@@ -103,13 +103,13 @@ func (p *Postgres) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 func (p *Postgres) migrate(ctx context.Context) error {
-	return p.withConn(ctx, func(c *pgx.Conn) error {
+	err := p.withConn(ctx, func(c *pgx.Conn) error {
 		var schema *string
 		if err := c.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-			return p.describe(err)
+			return err
 		}
 		if schema == nil {
-			return fmt.Errorf("database %s: no schema to create tlsgate's tables in (none of search_path exists): create one, e.g. CREATE SCHEMA tlsgate, and add ?search_path=tlsgate to the URL", p.where)
+			return errors.New("no schema to create tlsgate's tables in (none of search_path exists): create one, e.g. CREATE SCHEMA tlsgate, and add ?search_path=tlsgate to the URL")
 		}
 		p.schema = *schema
 		p.where += "?search_path=" + p.schema
@@ -176,14 +176,12 @@ func (p *Postgres) migrate(ctx context.Context) error {
 			}
 			return nil
 		})
-		if errors.Is(err, ErrForeign) || errors.Is(err, ErrNewerSchema) {
-			return err
-		}
-		if err != nil {
-			return p.describe(err)
-		}
-		return nil
+		return err
 	})
+	if err != nil && !errors.Is(err, ErrForeign) && !errors.Is(err, ErrNewerSchema) {
+		return p.describe(err) // the sentinels' messages name the database already
+	}
+	return err
 }
 
 // Close releases the handle's locks and connections.
