@@ -208,15 +208,17 @@ func isUniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == constraint
 }
 
-// insertEvent appends ev inside tx. The advisory lock, held until tx
-// commits, makes events commit in seq order: without it a reader asking for
-// seq > 11 could see 12 committed while 11 is still in flight, and never
-// see 11. It is taken last, so it is held only for the commit.
+// The audit log must never show a reader seq 12 while 11 is still in
+// flight: a reader that asks for seq > 12 next would never see 11. Writers
+// hold a shared advisory lock from before their seq is drawn until their
+// commit; Events takes the same lock exclusively, so it reads only once
+// every seq drawn so far is committed or abandoned. Writers never wait for
+// each other, only, briefly, for a reader.
 func (p *Postgres) insertEvent(ctx context.Context, tx pgx.Tx, ev Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, p.advisoryKey("events", "")); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, p.advisoryKey("events", "")); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO events(time, actor, action, serial, detail) VALUES($1,$2,$3,$4,$5)`,
@@ -417,8 +419,12 @@ func (p *Postgres) Events(ctx context.Context, after int64, limit int) ([]Event,
 		lim = limit
 	}
 	var out []Event
-	err := p.withConn(ctx, func(conn *pgx.Conn) error {
-		rows, err := conn.Query(ctx, `SELECT seq, time, actor, action, serial, detail FROM events WHERE seq > $1 ORDER BY seq LIMIT $2::bigint`, after, lim)
+	err := p.inTx(ctx, func(tx pgx.Tx) error {
+		// See insertEvent.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, p.advisoryKey("events", "")); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT seq, time, actor, action, serial, detail FROM events WHERE seq > $1 ORDER BY seq LIMIT $2::bigint`, after, lim)
 		if err != nil {
 			return err
 		}
