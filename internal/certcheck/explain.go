@@ -132,6 +132,12 @@ func explainUnknownAuthority(chain []*x509.Certificate) (Reason, string) {
 			"configure the server to send its intermediate certificates (a full-chain file), or trust %q if it is a private root",
 			displayName(leaf), issuerName(leaf), issuerName(leaf))
 	}
+	if last.IsCA {
+		// The chain was sent up to an intermediate; its issuer is most
+		// likely a root, which servers rightly do not send.
+		return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not a trusted root: if you trust it, add it to the trusted roots (--ca FILE); if it is itself an intermediate, the server must send it too",
+			role(last, false), issuerName(last))
+	}
 	return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not trusted and was not sent: send the missing intermediate, or trust its root (--ca FILE)",
 		role(last, false), issuerName(last))
 }
