@@ -61,8 +61,13 @@ func startPostgres(t testing.TB) *pgServer {
 		asUser = []string{runuser, "-u", "postgres", "--"}
 	}
 	// Not t.TempDir: its parents are private to root, and the socket path
-	// must stay short.
-	dir, err := os.MkdirTemp("", "tlsgate-pg-")
+	// must stay short. As root, /tmp rather than $TMPDIR, which may sit
+	// where the postgres user cannot reach.
+	parent := ""
+	if uid >= 0 {
+		parent = "/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "tlsgate-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
