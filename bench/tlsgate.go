@@ -113,7 +113,7 @@ func (e *env) tlsgate() (string, error) {
 				return
 			}
 		}
-		build := exec.Command("go", "build", "-o", bin, "./cmd/tlsgate")
+		build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/tlsgate")
 		build.Dir = src
 		if out, err := build.CombinedOutput(); err != nil {
 			msg := strings.TrimSpace(string(out))
