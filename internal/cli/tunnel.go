@@ -270,6 +270,10 @@ func (f *tunnelFlags) newServer(ctx context.Context, g *Globals, opts tunnel.Opt
 	if err != nil {
 		return nil, UsageError(err)
 	}
+	// Refuse contradictory flags before the local CA issues anything.
+	if err := tunnel.CheckClientAuth(auth, policy); err != nil {
+		return nil, UsageError(err)
+	}
 	cfg := tunnel.ServerConfig{Options: opts, ClientAuth: auth, Policy: policy, DenyList: deny, ALPN: alpn, BaseTLS: profile.TLSConfig()}
 	if auth != tunnel.ClientAuthOff {
 		if len(f.clientCAs) > 0 {

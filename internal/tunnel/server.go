@@ -76,8 +76,28 @@ type Server struct {
 	target  *target
 }
 
+// CheckClientAuth checks that client authentication and allow rules fit
+// together: rules need client authentication, and client authentication
+// needs at least one rule, since an empty policy would let no one pass.
+// Callers can run it before they obtain a certificate.
+func CheckClientAuth(auth ClientAuth, policy *authz.Policy) error {
+	switch auth {
+	case ClientAuthOff, "":
+		if !policy.Empty() {
+			return fmt.Errorf("allow rules (%s) need client authentication: add --client-auth require", policy)
+		}
+	case ClientAuthRequire, ClientAuthOptional:
+		if policy.Empty() {
+			return fmt.Errorf("--client-auth %s without an allow rule would refuse every client: add --allow-uri, --allow-dns, --allow-email, --allow-cn, --allow-fingerprint or --allow-spki, or --allow-any-verified to accept every client certificate the client CA issued", auth)
+		}
+	default:
+		return fmt.Errorf("client authentication %q: expected require, optional or off", auth)
+	}
+	return nil
+}
+
 // NewServer checks cfg: client authentication needs client CAs and at least
-// one rule, since an empty policy would let no one pass.
+// one rule (CheckClientAuth).
 func NewServer(cfg ServerConfig) (*Server, error) {
 	if _, _, err := net.SplitHostPort(cfg.Target); err != nil {
 		return nil, fmt.Errorf("target %q: want HOST:PORT, e.g. 127.0.0.1:6379", cfg.Target)
@@ -101,18 +121,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	tc.Certificates = nil
 	tc.GetCertificate = cfg.GetCertificate
 	tc.NextProtos = cfg.ALPN
+	if err := CheckClientAuth(cfg.ClientAuth, cfg.Policy); err != nil {
+		return nil, err
+	}
 	switch cfg.ClientAuth {
 	case ClientAuthOff:
-		if !cfg.Policy.Empty() {
-			return nil, fmt.Errorf("allow rules (%s) need client authentication: add --client-auth require", cfg.Policy)
-		}
 		tc.ClientAuth = tls.NoClientCert
 	case ClientAuthRequire, ClientAuthOptional:
 		if cfg.ClientCAs == nil {
 			return nil, fmt.Errorf("--client-auth %s needs the CAs that issue client certificates: pass --client-ca FILE", cfg.ClientAuth)
-		}
-		if cfg.Policy.Empty() {
-			return nil, fmt.Errorf("--client-auth %s without an allow rule would refuse every client: add --allow-uri, --allow-dns, --allow-email, --allow-cn, --allow-fingerprint or --allow-spki, or --allow-any-verified to accept every client certificate the client CA issued", cfg.ClientAuth)
 		}
 		tc.ClientCAs = cfg.ClientCAs
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
