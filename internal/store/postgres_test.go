@@ -210,6 +210,8 @@ func TestPostgres(t *testing.T) {
 		{"TwoInstancesNeverShareASerial", pgTwoInstancesNeverShareASerial},
 		{"LockAcrossInstances", pgLockAcrossInstances},
 		{"LockFreedWhenHolderCloses", pgLockFreedWhenHolderCloses},
+		{"LockWaitGivenUpEndsOnServer", pgLockWaitGivenUpEndsOnServer},
+		{"LockTTLKeptByServerForFrozenHolder", pgLockTTLKeptByServer},
 		{"AuditLogRefusesEdits", pgAuditLogRefusesEdits},
 		{"AuditLogTailMissesNothing", pgAuditLogTailMissesNothing},
 		{"ConcurrentFirstOpenMigratesOnce", pgConcurrentFirstOpen},
@@ -379,6 +381,66 @@ func pgLockFreedWhenHolderCloses(t *testing.T, dbURL string) {
 	defer cancel3()
 	if err := c.Lock(again, "renew", time.Minute); err != nil {
 		t.Fatalf("lock not free after Unlock: %v", err)
+	}
+}
+
+// pgLockWaitGivenUpEndsOnServer checks that a Lock whose context ends
+// stops waiting on the server too: a server process left waiting would take
+// the lock when it frees, for a caller that has gone.
+func pgLockWaitGivenUpEndsOnServer(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	a, b := openPG(t, dbURL), openPG(t, dbURL)
+	if err := a.Lock(ctx, "renew", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := b.Lock(short, "renew", time.Minute); err == nil {
+		t.Fatal("a held lock was taken by another instance")
+	}
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var waiting int
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == 0 {
+			return
+		}
+	}
+	t.Fatalf("%d server processes still wait for the lock after the caller gave up", waiting)
+}
+
+// pgLockTTLKeptByServer stands for a holder that is frozen (its own timer
+// never fires): PostgreSQL 14 and newer end its session after ttl of
+// silence, which frees the lock.
+func pgLockTTLKeptByServer(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	a, b := openPG(t, dbURL), openPG(t, dbURL)
+	if err := a.Lock(ctx, "renew", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	l := a.locks["renew"]
+	a.mu.Unlock()
+	major, _ := strconv.Atoi(strings.SplitN(l.conn.PgConn().ParameterStatus("server_version"), ".", 2)[0])
+	if major < 14 {
+		t.Skipf("PostgreSQL %d has no idle_session_timeout", major)
+	}
+	l.timer.Stop() // frozen
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := b.Lock(short, "renew", time.Minute); err == nil {
+		t.Fatal("a held lock was taken by another instance before its ttl")
+	}
+	wait, cancel2 := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel2()
+	if err := b.Lock(wait, "renew", time.Minute); err != nil {
+		t.Fatalf("lock of a frozen holder not freed after its ttl: %v", err)
 	}
 }
 
