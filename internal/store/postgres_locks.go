@@ -101,7 +101,7 @@ func (p *Postgres) Lock(ctx context.Context, name string, ttl time.Duration) err
 		return fail(err)
 	}
 	if major, _ := strconv.Atoi(strings.SplitN(conn.PgConn().ParameterStatus("server_version"), ".", 2)[0]); major >= 14 {
-		ms := ttl.Milliseconds() + 1
+		ms := max(ttl.Milliseconds()+1, 1) // 0 would mean no timeout
 		if ms > 1<<31-1 {
 			ms = 0 // beyond what the setting holds: the holder's timer alone keeps the ttl
 		}
