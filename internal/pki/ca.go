@@ -71,6 +71,10 @@ type InitOptions struct {
 	// RootValidity and IntermediateValidity default to 10 and 5 years.
 	RootValidity         time.Duration
 	IntermediateValidity time.Duration
+	// Store is where the CA keeps its records: the path of an SQLite file
+	// or a postgres:// URL that several instances share (see store.Open).
+	// Empty means <home>/ca/ca.db. Init records it in the CA directory.
+	Store string
 }
 
 // Options control how an existing CA is opened.
@@ -82,6 +86,9 @@ type Options struct {
 	// WithoutKeys opens the CA for reading only (list, show, export): no
 	// private key is loaded, so no passphrase is needed; signing fails.
 	WithoutKeys bool
+	// Store overrides the store that Init recorded (for instance the same
+	// database under another role); it must hold this CA's records.
+	Store string
 }
 
 // Settings are the CA-wide choices recorded at init.
@@ -92,6 +99,9 @@ type Settings struct {
 	PermitDNS []string  `json:"permit_dns,omitempty"`
 	PermitIPs []string  `json:"permit_ips,omitempty"`
 	Created   time.Time `json:"created"`
+	// Root is the SHA-256 fingerprint of the root certificate: it ties
+	// the store to this CA (empty in stores of older tlsgate versions).
+	Root string `json:"root,omitempty"`
 }
 
 // CA is an opened certificate authority. It is safe for concurrent use.
@@ -202,6 +212,57 @@ func Init(ctx context.Context, home string, o InitOptions) (*CA, error) {
 		return nil, fmt.Errorf("create CA directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+
+	// The default store is built inside the CA directory like the rest;
+	// any other is opened where it is and recorded in the directory.
+	target, err := absStoreTarget(o.Store)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", o.Store, err)
+	}
+	if target == filepath.Join(Dir(home), databaseFile) {
+		target = ""
+	}
+	dbTarget := target
+	if dbTarget == "" {
+		dbTarget = filepath.Join(tmp, databaseFile)
+	}
+	st, err := store.Open(ctx, dbTarget)
+	if err != nil {
+		return nil, err
+	}
+	var locked, claimed, released bool
+	// release unlocks and closes the store. Until the CA directory is in
+	// place, settings written to a store outside it are withdrawn, so that
+	// a failed or lost init does not keep that store for a CA that never
+	// came to be.
+	release := func(installed bool) {
+		if released {
+			return
+		}
+		released = true
+		bg := context.WithoutCancel(ctx)
+		if claimed && !installed && target != "" {
+			st.Delete(bg, settingsKey)
+		}
+		if locked {
+			st.Unlock(bg, initLock)
+		}
+		st.Close()
+	}
+	defer release(false)
+	if err := st.Lock(ctx, initLock, time.Minute); err != nil {
+		return nil, fmt.Errorf("store %s: wait for another ca init: %w", storeName(dbTarget), err)
+	}
+	locked = true
+	switch raw, err := st.Get(ctx, settingsKey); {
+	case err == nil:
+		var other Settings
+		json.Unmarshal(raw, &other)
+		return nil, fmt.Errorf("store %s: %w: it holds CA %q (root %s); give ca init another store, or copy that CA's directory to %s to use it", storeName(dbTarget), ErrExists, other.Name, other.Root, Dir(home))
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+
 	now := time.Now()
 	set := Settings{Name: o.Name, KeyType: o.KeyType, PublicURL: strings.TrimRight(o.PublicURL, "/"), PermitDNS: o.PermitDNS, Created: now.UTC()}
 	for _, n := range o.PermitIPs {
@@ -267,35 +328,33 @@ func Init(ctx context.Context, home string, o InitOptions) (*CA, error) {
 	}
 	inter, _ := x509.ParseCertificate(interDER)
 
-	st, err := store.OpenSQLite(ctx, filepath.Join(tmp, databaseFile))
-	if err != nil {
-		return nil, err
-	}
+	set.Root = Fingerprint(root)
 	ca := &CA{home: home, dir: tmp, store: st, passphrase: o.Passphrase, now: time.Now, actor: actorName(),
 		root: root, inter: inter, interKey: interKey, settings: set}
 	ca.finishLoad()
-	closeStore := func() { st.Close() }
-	setJSON, _ := json.Marshal(set)
-	if err := st.Put(ctx, settingsKey, setJSON); err != nil {
-		closeStore()
-		return nil, err
-	}
 	for _, c := range []struct {
 		cert    *x509.Certificate
 		issuer  string
 		profile string
 	}{{root, issuerRoot, "root"}, {inter, issuerRoot, "intermediate"}} {
 		if err := st.PutCertificate(ctx, recordOf(c.cert, c.issuer, c.profile), store.Event{Time: now, Actor: ca.actor, Action: "init", Serial: SerialString(c.cert.SerialNumber), Detail: "created " + c.profile + " CA " + c.cert.Subject.String()}); err != nil {
-			closeStore()
 			return nil, err
 		}
 	}
 	ocspCert, ocspKey, err := ca.newOCSPSigner(ctx)
 	if err != nil {
-		closeStore()
 		return nil, err
 	}
-	closeStore()
+	// The settings come last: they mark the store as this CA's.
+	setJSON, _ := json.Marshal(set)
+	if err := st.Put(ctx, settingsKey, setJSON); err != nil {
+		return nil, err
+	}
+	claimed = true
+	if target == "" {
+		// The database moves with tmp: close it first.
+		release(true)
+	}
 
 	files := []struct {
 		name string
@@ -320,6 +379,13 @@ func Init(ctx context.Context, home string, o InitOptions) (*CA, error) {
 			mode os.FileMode
 		}{k.name, data, 0o600})
 	}
+	if target != "" {
+		files = append(files, struct {
+			name string
+			data []byte
+			mode os.FileMode
+		}{storeFile, []byte(target + "\n"), 0o600})
+	}
 	for _, f := range files {
 		if err := writeFileAtomic(filepath.Join(tmp, f.name), f.data, f.mode); err != nil {
 			return nil, fmt.Errorf("write %s: %w", f.name, err)
@@ -331,6 +397,7 @@ func Init(ctx context.Context, home string, o InitOptions) (*CA, error) {
 		}
 		return nil, fmt.Errorf("install CA directory %s: %w", Dir(home), err)
 	}
+	release(true)
 	if err := syncDir(home); err != nil {
 		return nil, err
 	}
@@ -346,7 +413,7 @@ func InitIfMissing(ctx context.Context, home string, o InitOptions) (*CA, error)
 			return ca, err
 		}
 	}
-	return Open(ctx, home, Options{Passphrase: o.Passphrase})
+	return Open(ctx, home, Options{Passphrase: o.Passphrase, Store: o.Store})
 }
 
 // Open loads the CA in home. It loads the intermediate's key (the issuing
@@ -391,7 +458,12 @@ func Open(ctx context.Context, home string, o Options) (*CA, error) {
 		}
 	}
 	ca.finishLoad()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, databaseFile))
+	target, err := storeTarget(dir, o.Store)
+	if err != nil {
+		return nil, err
+	}
+	name := storeName(target)
+	st, err := store.Open(ctx, target)
 	if err != nil {
 		return nil, err
 	}
@@ -399,11 +471,15 @@ func Open(ctx context.Context, home string, o Options) (*CA, error) {
 	raw, err := st.Get(ctx, settingsKey)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("%s: CA settings missing (%w); the database does not belong to this CA", filepath.Join(dir, databaseFile), err)
+		return nil, fmt.Errorf("store %s: CA settings missing (%w); the store does not belong to the CA in %s: pass the --store that ca init was given", name, err, dir)
 	}
 	if err := json.Unmarshal(raw, &ca.settings); err != nil {
 		st.Close()
-		return nil, fmt.Errorf("%s: CA settings unreadable: %w", filepath.Join(dir, databaseFile), err)
+		return nil, fmt.Errorf("store %s: CA settings unreadable: %w", name, err)
+	}
+	if err := ca.checkStoreOwner(ctx, name); err != nil {
+		st.Close()
+		return nil, err
 	}
 	return ca, nil
 }
