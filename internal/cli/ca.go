@@ -19,6 +19,7 @@ func init() { register(newCACommand) }
 // caFlags are shared by every ca subcommand.
 type caFlags struct {
 	passphraseFile string
+	store          string
 }
 
 // caSubcommands lists the constructors of `tlsgate ca` subcommands; each
@@ -45,6 +46,7 @@ $TLSGATE_CA_PASSPHRASE they are encrypted at rest (scrypt + AES-256-GCM).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().StringVar(&f.passphraseFile, "passphrase-file", "", "file holding the passphrase of the CA keys (default $TLSGATE_CA_PASSPHRASE)")
+	f.addStoreFlag(cmd)
 	for _, sub := range caSubcommands {
 		cmd.AddCommand(sub(g, f))
 	}
@@ -77,7 +79,11 @@ func (f *caFlags) openCAReadOnly(ctx context.Context, g *Globals) (*pki.CA, erro
 	if err != nil {
 		return nil, err
 	}
-	ca, err := pki.Open(ctx, home, pki.Options{WithoutKeys: true})
+	st, err := f.storeTarget()
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pki.Open(ctx, home, pki.Options{WithoutKeys: true, Store: st})
 	if err != nil {
 		return nil, caError(err)
 	}
@@ -94,7 +100,11 @@ func (f *caFlags) openCA(ctx context.Context, g *Globals) (*pki.CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca, err := pki.Open(ctx, home, pki.Options{Passphrase: pass})
+	st, err := f.storeTarget()
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pki.Open(ctx, home, pki.Options{Passphrase: pass, Store: st})
 	if err != nil {
 		return nil, caError(err)
 	}
@@ -108,7 +118,7 @@ func caError(err error) error {
 	if err == nil || errors.As(err, &ee) {
 		return err
 	}
-	for _, usage := range []error{pki.ErrPolicy, pki.ErrBadOption, pki.ErrUnknownSerial, pki.ErrNotInitialized, pki.ErrExists} {
+	for _, usage := range []error{pki.ErrPolicy, pki.ErrBadOption, pki.ErrUnknownSerial, pki.ErrNotInitialized, pki.ErrExists, pki.ErrForeignStore} {
 		if errors.Is(err, usage) {
 			return UsageError(err)
 		}

@@ -39,7 +39,11 @@ func newCAInitCommand(g *Globals, f *caFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ca, err := pki.Init(cmd.Context(), home, pki.InitOptions{Name: name, KeyType: kt, PermitDNS: caSplitList(permitDNS), PermitIPs: nets, PublicURL: publicURL, Passphrase: pass})
+			st, err := f.storeTarget()
+			if err != nil {
+				return err
+			}
+			ca, err := pki.Init(cmd.Context(), home, pki.InitOptions{Name: name, KeyType: kt, PermitDNS: caSplitList(permitDNS), PermitIPs: nets, PublicURL: publicURL, Passphrase: pass, Store: st})
 			if err != nil {
 				return caError(err)
 			}
