@@ -258,7 +258,7 @@ func Init(ctx context.Context, home string, o InitOptions) (*CA, error) {
 	case err == nil:
 		var other Settings
 		json.Unmarshal(raw, &other)
-		return nil, fmt.Errorf("store %s: %w: it holds CA %q (root %s); give ca init another store, or copy that CA's directory to %s to use it", storeName(dbTarget), ErrExists, other.Name, other.Root, Dir(home))
+		return nil, fmt.Errorf("store %s: %w: it holds CA %q (root %s); give ca init another store, or copy that CA's directory to %s to use it", storeName(dbTarget), ErrExists, other.Name, other.rootText(), Dir(home))
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
@@ -469,9 +469,13 @@ func Open(ctx context.Context, home string, o Options) (*CA, error) {
 	}
 	ca.store = st
 	raw, err := st.Get(ctx, settingsKey)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		st.Close()
 		return nil, fmt.Errorf("store %s: CA settings missing (%w); the store does not belong to the CA in %s: pass the --store that ca init was given", name, err, dir)
+	}
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("store %s: read CA settings: %w", name, err)
 	}
 	if err := json.Unmarshal(raw, &ca.settings); err != nil {
 		st.Close()

@@ -96,8 +96,8 @@ func storeTarget(dir, explicit string) (string, error) {
 // certificate record.
 func (ca *CA) checkStoreOwner(ctx context.Context, name string) error {
 	want := ca.RootFingerprint()
-	got := ca.settings.Root
-	if got == "" {
+	got := ca.settings.rootText()
+	if ca.settings.Root == "" {
 		rec, err := ca.store.Certificate(ctx, SerialString(ca.root.SerialNumber))
 		if err == nil && bytes.Equal(rec.DER, ca.root.Raw) {
 			return nil
@@ -105,11 +105,18 @@ func (ca *CA) checkStoreOwner(ctx context.Context, name string) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		got = "not recorded"
 	}
 	if got == want {
 		return nil
 	}
 	return fmt.Errorf("store %s: %w: it holds CA %q (root %s), not the CA in %s (root %q, %s); pass the --store that ca init was given for this CA",
 		name, ErrForeignStore, ca.settings.Name, got, ca.dir, ca.root.Subject.CommonName, want)
+}
+
+// rootText is the root fingerprint the settings record, for messages.
+func (s Settings) rootText() string {
+	if s.Root == "" {
+		return "not recorded"
+	}
+	return s.Root
 }
