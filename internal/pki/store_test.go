@@ -154,6 +154,32 @@ func TestCAOnPostgres(t *testing.T) {
 	if s := again.Settings(); s.Name != "Shared CA" || s.Root != a.RootFingerprint() {
 		t.Errorf("settings after refusals: %+v", s)
 	}
+
+	// Instances initialising against one empty store at once end with one CA.
+	fresh := srv.FreshDatabase(t)
+	const racers = 4
+	errs := make(chan error, racers)
+	for range racers {
+		go func() {
+			ca, err := Init(ctx, filepath.Join(t.TempDir(), "home"), InitOptions{Store: fresh})
+			if err == nil {
+				ca.Close()
+			}
+			errs <- err
+		}()
+	}
+	made := 0
+	for range racers {
+		switch err := <-errs; {
+		case err == nil:
+			made++
+		case !errors.Is(err, ErrExists):
+			t.Errorf("concurrent init: %v", err)
+		}
+	}
+	if made != 1 {
+		t.Errorf("%d CAs made by %d concurrent inits on one store, want 1", made, racers)
+	}
 }
 
 // wantForeign checks that err refuses owner's store to opener, naming both.
