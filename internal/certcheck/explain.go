@@ -135,7 +135,7 @@ func explainUnknownAuthority(chain []*x509.Certificate) (Reason, string) {
 	if last.IsCA {
 		// The chain was sent up to an intermediate; its issuer is most
 		// likely a root, which servers rightly do not send.
-		return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not a trusted root: if you trust it, add it to the trusted roots (--ca FILE); if it is itself an intermediate, the server must send it too",
+		return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not trusted: if it is your root, add it to the trusted roots (--ca FILE); if it is itself an intermediate, the server must send it too",
 			role(last, false), issuerName(last))
 	}
 	return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not trusted and was not sent: send the missing intermediate, or trust its root (--ca FILE)",
