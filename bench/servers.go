@@ -120,13 +120,13 @@ http {
         listen %[3]s ssl http2;
         ssl_certificate %[4]s;
         ssl_certificate_key %[5]s;
-        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_max_temp_file_size 0; }
+        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffers 64 16k; proxy_busy_buffers_size 64k; proxy_max_temp_file_size 0; }
     }
     server {
         listen %[6]s ssl http2;
         ssl_certificate %[7]s;
         ssl_certificate_key %[8]s;
-        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_max_temp_file_size 0; }
+        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffers 64 16k; proxy_busy_buffers_size 64k; proxy_max_temp_file_size 0; }
     }
 }
 `, dir, e.upstream, s.ecdsaAddr, e.ecdsa.certFile, e.ecdsa.keyFile, s.rsaAddr, e.rsa.certFile, e.rsa.keyFile,
