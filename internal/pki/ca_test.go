@@ -184,6 +184,8 @@ func TestOpenRefusesUnsafeOrWrong(t *testing.T) {
 	ca.Close()
 	if _, err := Open(ctx, home, Options{}); !errors.Is(err, ErrPassphraseNeeded) {
 		t.Errorf("encrypted keys without passphrase: got %v", err)
+	} else if msg := err.Error(); strings.Count(msg, "passphrase was given") != 1 || !strings.Contains(msg, "--passphrase-file") {
+		t.Errorf("encrypted keys without passphrase: message %q should say it once and name --passphrase-file", msg)
 	}
 	if _, err := Open(ctx, home, Options{Passphrase: []byte("wrong")}); !errors.Is(err, ErrWrongPassphrase) {
 		t.Errorf("wrong passphrase: got %v", err)

@@ -252,6 +252,16 @@ func checkPrivateFile(path string) error {
 	return nil
 }
 
+// keyFileError says in its own words what a wrapped sentinel error means
+// for one key file, without repeating the sentinel's text.
+type keyFileError struct {
+	msg string
+	err error
+}
+
+func (e *keyFileError) Error() string { return e.msg }
+func (e *keyFileError) Unwrap() error { return e.err }
+
 // readKeyFile loads a CA key after checking its permissions.
 func readKeyFile(path string, passphrase []byte) (crypto.Signer, error) {
 	if err := checkPrivateFile(path); err != nil {
@@ -264,7 +274,7 @@ func readKeyFile(path string, passphrase []byte) (crypto.Signer, error) {
 	k, err := ParseKey(data, passphrase)
 	switch {
 	case errors.Is(err, ErrPassphraseNeeded):
-		return nil, fmt.Errorf("key file %s is encrypted: pass --passphrase-file FILE or set TLSGATE_CA_PASSPHRASE: %w", path, err)
+		return nil, &keyFileError{msg: fmt.Sprintf("key file %s is encrypted and no passphrase was given: pass --passphrase-file FILE or set TLSGATE_CA_PASSPHRASE", path), err: err}
 	case errors.Is(err, ErrWrongPassphrase):
 		return nil, fmt.Errorf("key file %s does not open with this passphrase (or the file is damaged): %w", path, err)
 	case err != nil:
