@@ -224,7 +224,8 @@ func WriteSummary(w io.Writer, results []*Result) error {
 	for _, r := range results {
 		switch {
 		case r.Rating == nil:
-			p.f("  %-32s %-3s %s\n", r.Target, "-", r.Error)
+			// The error names its target for standalone use; the line already does.
+			p.f("  %-32s %-3s %s\n", r.Target, "-", strings.TrimPrefix(r.Error, r.Target+": "))
 		default:
 			why := "no cap"
 			if len(r.Rating.Caps) > 0 {
