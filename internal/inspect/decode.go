@@ -225,8 +225,11 @@ func noteTLS13(recs []RecordInfo) {
 		case r.Direction == ClientToServer.String() && !clientDone:
 			r.Note = "encrypted handshake: the client's Finished"
 			clientDone = true
-		default:
+		case r.Direction == ServerToClient.String():
+			// Only a server sends session tickets (NewSessionTicket).
 			r.Note = "application data (or a session ticket)"
+		default:
+			r.Note = "application data (or an alert such as close_notify)"
 		}
 	}
 }
