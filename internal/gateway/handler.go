@@ -17,8 +17,8 @@ func (g *Gateway) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := getRecorder(w)
 	defer putRecorder(rec)
-	s, rt := g.dispatch(st, rec, r)
-	if rt != nil {
+	s, rt, serve := g.dispatch(st, rec, r)
+	if serve {
 		rt.handler.ServeHTTP(rec, r)
 	}
 	elapsed := time.Since(start)
@@ -37,18 +37,19 @@ func (g *Gateway) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// dispatch applies the checks every request passes and returns the route
-// that should serve it, or nil after answering the request itself.
-func (g *Gateway) dispatch(st *state, w *recorder, r *http.Request) (*site, *route) {
+// dispatch applies the checks every request passes. It returns the site and
+// route the request belongs to (for logs and metrics, nil when unknown) and
+// whether the route should serve it; when not, dispatch has answered.
+func (g *Gateway) dispatch(st *state, w *recorder, r *http.Request) (*site, *route, bool) {
 	if st.rate != nil && !st.rate.allow(clientAddr(r, st.trusted)) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this address; slow down and retry")
-		return nil, nil
+		return nil, nil, false
 	}
 	host, ok := hostOnly(r.Host)
 	if !ok || r.Host == "" {
 		writeError(w, http.StatusBadRequest, "invalid_host", "the Host header is missing or not a valid host name")
-		return nil, nil
+		return nil, nil, false
 	}
 	s := st.hosts.lookup(host)
 	sni := ""
@@ -68,37 +69,37 @@ func (g *Gateway) dispatch(st *state, w *recorder, r *http.Request) (*site, *rou
 		s = st.hosts.fallback // IP literal or name-less client: the default site
 	case s == nil:
 		writeError(w, http.StatusMisdirectedRequest, "unknown_host", "no site serves host "+host)
-		return nil, nil
+		return nil, nil, false
 	}
 	if sniSite != s && (sniSite != nil || sni != "") {
 		writeError(w, http.StatusMisdirectedRequest, "host_sni_mismatch",
 			"the Host header names a different site than the TLS server name; connect with the host you request")
-		return s, nil
+		return s, nil, false
 	}
 	if s.mtls && sni != "" && sni != host {
 		writeError(w, http.StatusMisdirectedRequest, "host_sni_mismatch",
 			"this site authenticates clients: the Host header must equal the TLS server name")
-		return s, nil
+		return s, nil, false
 	}
 	rt := s.routes.match(r.URL.Path)
 	if rt == nil {
 		writeError(w, http.StatusNotFound, "no_route", "no route for this path")
-		return s, nil
+		return s, nil, false
 	}
 	if !g.authorizeClient(w, r, rt) {
-		return s, nil
+		return s, rt, false
 	}
 	if rt.authorize != nil {
 		if err := rt.authorize(r); err != nil {
 			writeError(w, http.StatusForbidden, "forbidden", err.Error())
-			return s, nil
+			return s, rt, false
 		}
 	}
 	if max := st.limits.MaxBodyBytes; max > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > max {
 			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
 				"request body is larger than the limit of "+strconv.FormatInt(max, 10)+" bytes")
-			return s, nil
+			return s, rt, false
 		}
 		if r.ContentLength < 0 {
 			r.Body = http.MaxBytesReader(w, r.Body, max)
@@ -107,7 +108,7 @@ func (g *Gateway) dispatch(st *state, w *recorder, r *http.Request) (*site, *rou
 	if rt.strip {
 		stripPrefix(r, rt.prefix)
 	}
-	return s, rt
+	return s, rt, true
 }
 
 // publisherPath reports whether a plain HTTP path belongs to the local CA's

@@ -356,4 +356,15 @@ func TestGoClientCertificateReachesWhoamiAndAccessLog(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("without a client certificate: %d %s, want 403", resp.StatusCode, body)
 	}
+	// The refusal is logged with the route it was refused on.
+	ig.g.state.Load().accessLog.flush()
+	var refused string
+	for _, line := range strings.Split(ig.logs.String(), "\n") {
+		if strings.Contains(line, `"status":403`) {
+			refused = line
+		}
+	}
+	if !strings.Contains(refused, `"route":"/private"`) {
+		t.Errorf("access log line of the refusal lacks its route: %q", refused)
+	}
 }
