@@ -1,17 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,166 +14,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tlsgate/tlsgate/internal/testtool"
+	"github.com/tlsgate/tlsgate/internal/store/storetest"
 )
 
-// pgServer is a PostgreSQL server the tests may create databases on:
-// $TLSGATE_TEST_POSTGRES_URL (its role needs CREATEDB), else a throwaway
-// cluster started for the test from the local PostgreSQL installation.
-type pgServer struct {
-	admin string // URL of a database to run CREATE DATABASE from
-	n     atomic.Int64
-}
-
-// startPostgres returns the server for t and its subtests; a cluster it
-// started stops when t ends.
-func startPostgres(t testing.TB) *pgServer {
-	t.Helper()
-	if u := os.Getenv("TLSGATE_TEST_POSTGRES_URL"); u != "" {
-		return &pgServer{admin: u}
-	}
-	bin := postgresBinDir()
-	if bin == "" {
-		testtool.Missing(t, "PostgreSQL server programs initdb and pg_ctl (Debian package postgresql)")
-	}
-	// PostgreSQL refuses to run as root: run its programs as the postgres
-	// user then, in a directory that user owns.
-	var asUser []string
-	uid, gid := -1, -1
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			testtool.Missing(t, "a postgres system user to run PostgreSQL as (it refuses to run as root)")
-		}
-		uid, _ = strconv.Atoi(u.Uid)
-		gid, _ = strconv.Atoi(u.Gid)
-		runuser, err := exec.LookPath("runuser")
-		if err != nil {
-			testtool.Missing(t, "runuser (to run PostgreSQL as the postgres user)")
-		}
-		asUser = []string{runuser, "-u", "postgres", "--"}
-	}
-	// Not t.TempDir: its parents are private to root, and the socket path
-	// must stay short. As root, /tmp rather than $TMPDIR, which may sit
-	// where the postgres user cannot reach.
-	parent := ""
-	if uid >= 0 {
-		parent = "/tmp"
-	}
-	dir, err := os.MkdirTemp(parent, "tlsgate-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if uid >= 0 {
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run := func(timeout time.Duration, name string, args ...string) ([]byte, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		argv := append(append(append([]string{}, asUser...), filepath.Join(bin, name)), args...)
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
-		cmd.WaitDelay = 5 * time.Second
-		return cmd.CombinedOutput()
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := run(60*time.Second, "initdb", "--pgdata", data, "--username", "postgres", "--auth", "trust",
-		"--encoding", "UTF8", "--locale", "C", "--no-sync"); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	logFile := filepath.Join(dir, "server.log")
-	var port int
-	for attempt := 0; ; attempt++ {
-		port = freeLoopbackPort(t)
-		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s -c fsync=off -c max_connections=200", port, dir)
-		out, err := run(45*time.Second, "pg_ctl", "start", "--pgdata", data, "--wait", "--timeout", "30", "--log", logFile, "-o", opts)
-		if err == nil {
-			break
-		}
-		logText, _ := os.ReadFile(logFile)
-		if attempt < 2 && bytes.Contains(logText, []byte("already in use")) {
-			continue // the free port was taken meanwhile
-		}
-		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, logText)
-	}
-	t.Cleanup(func() {
-		if out, err := run(30*time.Second, "pg_ctl", "stop", "--pgdata", data, "--mode", "immediate", "--wait"); err != nil {
-			t.Logf("pg_ctl stop: %v\n%s", err, out)
-		}
-	})
-	return &pgServer{admin: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
-}
-
-// postgresBinDir finds initdb and pg_ctl: pg_config --bindir, else the
-// newest /usr/lib/postgresql/*/bin (Debian keeps them off PATH).
-func postgresBinDir() string {
-	var dirs []string
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		dirs = append(dirs, strings.TrimSpace(string(out)))
-	}
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(found, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(found[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(found[j])))
-		return vi > vj
-	})
-	dirs = append(dirs, found...)
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
-			return d
-		}
-	}
-	return ""
-}
-
-func freeLoopbackPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// adminExec runs one statement on the admin database.
-func (s *pgServer) adminExec(t testing.TB, sql string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, s.admin)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", s.admin, err)
-	}
-	defer c.Close(context.Background())
-	if _, err := c.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-// freshDatabase creates an empty database, dropped when t ends, and
-// returns its URL.
-func (s *pgServer) freshDatabase(t testing.TB) string {
-	t.Helper()
-	name := fmt.Sprintf("tlsgate_test_%d_%d", os.Getpid(), s.n.Add(1))
-	s.adminExec(t, "CREATE DATABASE "+name)
-	t.Cleanup(func() { s.adminExec(t, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	u, err := url.Parse(s.admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// openPG opens a handle on dbURL, closed when t ends.
 func openPG(t testing.TB, dbURL string) *Postgres {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -196,10 +32,10 @@ func openPG(t testing.TB, dbURL string) *Postgres {
 // TestPostgres starts one server and runs every PostgreSQL test on it, each
 // in a database of its own.
 func TestPostgres(t *testing.T) {
-	srv := startPostgres(t)
+	srv := storetest.StartPostgres(t)
 	t.Run("Contract", func(t *testing.T) {
 		runContract(t, func(t *testing.T) func() Store {
-			dbURL := srv.freshDatabase(t)
+			dbURL := srv.FreshDatabase(t)
 			return func() Store { return openPG(t, dbURL) }
 		})
 	})
@@ -219,7 +55,7 @@ func TestPostgres(t *testing.T) {
 		{"ReopenKeepsData", pgReopenKeepsData},
 		{"OpenChoosesPostgresForURL", pgOpenChoosesPostgres},
 	} {
-		t.Run(c.name, func(t *testing.T) { c.fn(t, srv.freshDatabase(t)) })
+		t.Run(c.name, func(t *testing.T) { c.fn(t, srv.FreshDatabase(t)) })
 	}
 }
 
@@ -695,15 +531,15 @@ func BenchmarkIssueRecord(b *testing.B) {
 			put(b, s, fmt.Sprintf("%032x", n.Add(1)))
 		}
 	})
-	srv := startPostgres(b)
+	srv := storetest.StartPostgres(b)
 	b.Run("Postgres", func(b *testing.B) {
-		s := openPG(b, srv.freshDatabase(b))
+		s := openPG(b, srv.FreshDatabase(b))
 		for b.Loop() {
 			put(b, s, fmt.Sprintf("%032x", n.Add(1)))
 		}
 	})
 	b.Run("PostgresTwoInstancesParallel", func(b *testing.B) {
-		dbURL := srv.freshDatabase(b)
+		dbURL := srv.FreshDatabase(b)
 		handles := []Store{openPG(b, dbURL), openPG(b, dbURL)}
 		var h atomic.Int64
 		b.SetParallelism(4) // callers per CPU
