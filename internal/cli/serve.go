@@ -105,22 +105,7 @@ after validating; SIGTERM drains in-flight requests and stops.`,
 	fl.StringVar(&f.clientAuth, "client-auth", "off", "client certificates: require, optional (verified and authorized when sent) or off")
 	fl.StringArrayVar(&f.clientCAs, "client-ca", nil, "PEM file of the CAs that issue client certificates (repeatable; default the local CA, whose revocations apply at once)")
 	fl.StringArrayVar(&f.clientCRLs, "client-crl", nil, "CRL file (PEM or DER) of the client CAs, re-read every minute; clients whose status is unknown are refused (repeatable)")
-	for _, a := range []struct {
-		kind authz.Kind
-		help string
-	}{
-		{authz.KindURI, "URI SAN, e.g. spiffe://corp.test/billing or spiffe://corp.test/ns/*/sa/**"},
-		{authz.KindDNS, "DNS SAN, e.g. billing.corp.test or *.corp.test"},
-		{authz.KindEmail, "email SAN, e.g. ops@corp.test or *@corp.test"},
-		{authz.KindCN, "subject common name, exactly"},
-		{authz.KindFingerprint, "SHA-256 of the client certificate, hex with or without colons"},
-		{authz.KindSPKI, "SHA-256 of the client's public key, sha256/BASE64 or hex"},
-	} {
-		v := new([]string)
-		f.allow[a.kind] = v
-		fl.StringArrayVar(v, "allow-"+string(a.kind), nil, "allow clients by "+a.help+" (repeatable; any rule allows)")
-	}
-	fl.BoolVar(&f.allowAnyVerified, "allow-any-verified", false, "allow every client whose certificate the client CA verifies")
+	addAllowFlags(fl, f.allow, &f.allowAnyVerified, "")
 	return cmd
 }
 
@@ -223,24 +208,11 @@ func (f *serveFlags) clientAuthSite(site *config.Site) error {
 	default:
 		return fmt.Errorf("--client-auth %q: expected require, optional or off", f.clientAuth)
 	}
-	var errs []string
-	for _, kind := range []authz.Kind{authz.KindURI, authz.KindDNS, authz.KindEmail, authz.KindCN, authz.KindFingerprint, authz.KindSPKI} {
-		for _, v := range *f.allow[kind] {
-			r, err := authz.NewRule(kind, v)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("--allow-%s %q: %v", kind, v, err))
-				continue
-			}
-			site.Authz = append(site.Authz, r)
-		}
+	rules, err := allowRules(f.allow, f.allowAnyVerified)
+	if err != nil {
+		return err
 	}
-	if f.allowAnyVerified {
-		r, _ := authz.ParseRule(string(authz.KindAny))
-		site.Authz = append(site.Authz, r)
-	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
-	}
+	site.Authz = append(site.Authz, rules...)
 	if len(site.Authz) == 0 {
 		return fmt.Errorf("--client-auth %s without an allow rule would refuse every client: add --allow-uri, --allow-dns, --allow-email, --allow-cn, --allow-fingerprint or --allow-spki, or --allow-any-verified to accept every client certificate the client CA issued", f.clientAuth)
 	}

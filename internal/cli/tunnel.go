@@ -106,22 +106,7 @@ are reloaded when they change, without dropping open connections.`,
 	fl.StringVar(&f.clientAuth, "client-auth", "off", "server mode: client certificates: require, optional or off")
 	fl.StringArrayVar(&f.clientCAs, "client-ca", nil, "server mode: PEM file of the CAs that issue client certificates (repeatable; default the local CA)")
 	fl.StringArrayVar(&f.clientCRLs, "client-crl", nil, "server mode: CRL file (PEM or DER) of the client CAs, re-read when it changes; clients whose issuer has no current CRL are refused (repeatable)")
-	for _, a := range []struct {
-		kind authz.Kind
-		help string
-	}{
-		{authz.KindURI, "URI SAN, e.g. spiffe://corp.test/billing or spiffe://corp.test/ns/*/sa/**"},
-		{authz.KindDNS, "DNS SAN, e.g. billing.corp.test or *.corp.test"},
-		{authz.KindEmail, "email SAN, e.g. ops@corp.test or *@corp.test"},
-		{authz.KindCN, "subject common name, exactly"},
-		{authz.KindFingerprint, "SHA-256 of the client certificate, hex with or without colons"},
-		{authz.KindSPKI, "SHA-256 of the client's public key, sha256/BASE64 or hex"},
-	} {
-		v := new([]string)
-		f.allow[a.kind] = v
-		fl.StringArrayVar(v, "allow-"+string(a.kind), nil, "server mode: allow clients by "+a.help+" (repeatable; any rule allows)")
-	}
-	fl.BoolVar(&f.allowAnyVerified, "allow-any-verified", false, "server mode: allow every client whose certificate the client CA verifies")
+	addAllowFlags(fl, f.allow, &f.allowAnyVerified, "server mode: ")
 	return cmd
 }
 
@@ -344,24 +329,9 @@ func (f *tunnelFlags) newServer(ctx context.Context, g *Globals, opts tunnel.Opt
 // policy builds the allow rules from the --allow-* flags, naming the flag of
 // any bad one.
 func (f *tunnelFlags) policy() (*authz.Policy, error) {
-	var rules []authz.Rule
-	var errs []string
-	for _, kind := range []authz.Kind{authz.KindURI, authz.KindDNS, authz.KindEmail, authz.KindCN, authz.KindFingerprint, authz.KindSPKI} {
-		for _, v := range *f.allow[kind] {
-			r, err := authz.NewRule(kind, v)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("--allow-%s %q: %v", kind, v, err))
-				continue
-			}
-			rules = append(rules, r)
-		}
-	}
-	if f.allowAnyVerified {
-		r, _ := authz.ParseRule(string(authz.KindAny))
-		rules = append(rules, r)
-	}
-	if len(errs) > 0 {
-		return nil, errors.New(strings.Join(errs, "\n"))
+	rules, err := allowRules(f.allow, f.allowAnyVerified)
+	if err != nil {
+		return nil, err
 	}
 	return authz.NewPolicy(rules...), nil
 }
