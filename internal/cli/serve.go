@@ -393,22 +393,7 @@ func (s *server) localSource(ctx context.Context, hosts []string, lazy bool) (ce
 	if err != nil {
 		return nil, err
 	}
-	issue := func(ctx context.Context, names []string) (*tls.Certificate, error) {
-		req := pki.Request{Profile: pki.ProfileServer}
-		for _, n := range names {
-			if ip, err := netip.ParseAddr(n); err == nil {
-				req.IPs = append(req.IPs, net.IP(ip.AsSlice()))
-			} else {
-				req.DNS = append(req.DNS, n)
-			}
-		}
-		is, err := ca.IssueLeaf(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		return is.TLSCertificate, nil
-	}
-	l, err := certsource.NewLocal(ctx, issue, hosts, certsource.LocalOptions{Logger: s.g.Logger, Lazy: lazy})
+	l, err := certsource.NewLocal(ctx, ca.IssueServerCertificate, hosts, certsource.LocalOptions{Logger: s.g.Logger, Lazy: lazy})
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -22,22 +20,7 @@ import (
 // literals) and renews it two thirds into its lifetime. Run it (Run) for
 // renewal.
 func LocalServerCertificate(ctx context.Context, ca *pki.CA, names []string, log *slog.Logger) (*certsource.Local, error) {
-	issue := func(ctx context.Context, names []string) (*tls.Certificate, error) {
-		req := pki.Request{Profile: pki.ProfileServer}
-		for _, n := range names {
-			if ip, err := netip.ParseAddr(n); err == nil {
-				req.IPs = append(req.IPs, net.IP(ip.AsSlice()))
-			} else {
-				req.DNS = append(req.DNS, n)
-			}
-		}
-		is, err := ca.IssueLeaf(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		return is.TLSCertificate, nil
-	}
-	return certsource.NewLocal(ctx, issue, names, certsource.LocalOptions{Logger: log})
+	return certsource.NewLocal(ctx, ca.IssueServerCertificate, names, certsource.LocalOptions{Logger: log})
 }
 
 // LocalServerNames are the names LocalServerCertificate uses by default:
