@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -141,6 +142,31 @@ func ParseCRLs(der ...[]byte) (CRLs, error) {
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// DecodeCRLs reads every CRL in b, a file or a fetched body: PEM blocks
+// "X509 CRL", or one DER list. The lists' signatures are checked later,
+// against the issuer of the certificate being checked.
+func DecodeCRLs(b []byte) (CRLs, error) {
+	trimmed := bytes.TrimSpace(b)
+	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
+		return ParseCRLs(b)
+	}
+	var ders [][]byte
+	for rest := trimmed; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type == "X509 CRL" {
+			ders = append(ders, blk.Bytes)
+		}
+	}
+	if len(ders) == 0 {
+		return nil, errors.New("no X509 CRL PEM block")
+	}
+	return ParseCRLs(ders...)
 }
 
 // CheckRevocation looks for cert in the CRLs its issuer signed (checked with

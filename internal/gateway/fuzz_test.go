@@ -60,21 +60,3 @@ func FuzzForwardedFor(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseCRLBytes feeds fetched CRL bodies (PEM or DER) to the parser:
-// it must never panic, and a list it accepts has an issuer name.
-func FuzzParseCRLBytes(f *testing.F) {
-	f.Add([]byte("-----BEGIN X509 CRL-----\nMAo=\n-----END X509 CRL-----\n"))
-	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		crls, err := ParseCRLBytes(b)
-		if err != nil {
-			return
-		}
-		for _, c := range crls {
-			if c == nil {
-				t.Fatal("nil list without an error")
-			}
-		}
-	})
-}

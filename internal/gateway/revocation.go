@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,31 +21,6 @@ import (
 
 // maxCRLBytes bounds a fetched CRL; the local CA's lists are a few KiB.
 const maxCRLBytes = 16 << 20
-
-// ParseCRLBytes reads every CRL in b: PEM blocks "X509 CRL", or one DER
-// list. The lists' signatures are checked later, against the issuer of the
-// certificate being checked.
-func ParseCRLBytes(b []byte) (certcheck.CRLs, error) {
-	trimmed := bytes.TrimSpace(b)
-	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
-		return certcheck.ParseCRLs(b)
-	}
-	var ders [][]byte
-	for rest := trimmed; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		if blk.Type == "X509 CRL" {
-			ders = append(ders, blk.Bytes)
-		}
-	}
-	if len(ders) == 0 {
-		return nil, errors.New("no X509 CRL PEM block")
-	}
-	return certcheck.ParseCRLs(ders...)
-}
 
 // CRLURL checks client certificates against a CRL fetched from an http(s)
 // URL every refresh interval. Until the first fetch succeeds, and while the
@@ -139,7 +112,7 @@ func fetchCRL(ctx context.Context, client *http.Client, url string) (certcheck.C
 	if len(b) > maxCRLBytes {
 		return nil, fmt.Errorf("CRL %s is larger than %d bytes", url, maxCRLBytes)
 	}
-	crls, err := ParseCRLBytes(b)
+	crls, err := certcheck.DecodeCRLs(b)
 	if err != nil {
 		return nil, fmt.Errorf("CRL %s: %w", url, err)
 	}

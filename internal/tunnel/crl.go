@@ -1,10 +1,8 @@
 package tunnel
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -116,25 +114,7 @@ func readCRLFile(name string) (certcheck.CRLs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CRL file: %w", err)
 	}
-	var ders [][]byte
-	if bytes.Contains(b, []byte("-----BEGIN")) {
-		for rest := b; ; {
-			var blk *pem.Block
-			blk, rest = pem.Decode(rest)
-			if blk == nil {
-				break
-			}
-			if blk.Type == "X509 CRL" {
-				ders = append(ders, blk.Bytes)
-			}
-		}
-		if len(ders) == 0 {
-			return nil, fmt.Errorf("CRL file %s holds no X509 CRL PEM block", name)
-		}
-	} else {
-		ders = [][]byte{b}
-	}
-	crls, err := certcheck.ParseCRLs(ders...)
+	crls, err := certcheck.DecodeCRLs(b)
 	if err != nil {
 		return nil, fmt.Errorf("CRL file %s: %w", name, err)
 	}
