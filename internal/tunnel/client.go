@@ -137,7 +137,7 @@ func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *openCo
 	}
 	// Nothing has been read from the local connection yet, and nothing
 	// will be until the target has proved who it is.
-	batch := &batchConn{Conn: raw}
+	batch := newBatchConn(raw)
 	tc := tls.Client(batch, c.tlsConf)
 	hctx, cancel := context.WithTimeout(ctx, c.opts.HandshakeTimeout)
 	err = tc.HandshakeContext(hctx)

@@ -13,7 +13,7 @@ import (
 
 // relayBufferSize is large enough for a full TLS record (16 KiB) several
 // times over, so that bulk transfers move in few system calls.
-const relayBufferSize = 64 << 10
+const relayBufferSize = 256 << 10
 
 var relayBuffers = sync.Pool{New: func() any { b := make([]byte, relayBufferSize); return &b }}
 

@@ -175,7 +175,7 @@ func (s *Server) closeDenied() {
 
 func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, oc *openConn) {
 	al := accessLog{b: s.base, start: time.Now(), client: c.RemoteAddr().String()}
-	batch := &batchConn{Conn: c}
+	batch := newBatchConn(c)
 	tc := tls.Server(batch, s.tlsConf)
 	oc.add(tc)
 	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
