@@ -142,19 +142,21 @@ func (g *Gateway) Start(ctx context.Context) error {
 	go g.denyList.Watch(bg, g.closeDenied)
 
 	errLog := log.New(&serverErrorLog{g: g}, "", 0)
-	// The tracking wrapper must be outermost: TLS callbacks find it in
-	// ClientHelloInfo.Conn.
-	var ln net.Listener = httpsLn
+	// The tracking wrapper must be the raw connection under TLS: TLS
+	// callbacks find it in ClientHelloInfo.Conn. The handshake listener
+	// does the TLS handshake, so the server gets no TLSConfig of its own
+	// (net/http then offers HTTP/2 on connections that negotiated h2).
+	var raw net.Listener = httpsLn
 	if lim.MaxConns > 0 {
-		ln = netutil.LimitListener(ln, lim.MaxConns)
+		raw = netutil.LimitListener(raw, lim.MaxConns)
 	}
-	ln = &trackingListener{Listener: ln}
+	raw = &trackingListener{Listener: raw, g: g}
+	ln := newHandshakeListener(raw, g.baseTLS, lim.ReadHeaderTimeout, g)
 	if cfg.RedirectPort == 0 && portOf(cfg.Listen) == 0 {
 		st.setRedirectPort(portOf(httpsLn.Addr().String()))
 	}
 	httpsSrv := &http.Server{
 		Handler:           http.HandlerFunc(g.serveHTTPS),
-		TLSConfig:         g.baseTLS,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
@@ -165,7 +167,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		// 16 KiB until told otherwise are then right, and h2spec agrees.
 		HTTP2: &http.HTTP2Config{MaxReadFrameSize: 16 << 10},
 	}
-	g.serve(httpsSrv, func() error { return httpsSrv.ServeTLS(ln, "", "") })
+	g.serve(httpsSrv, func() error { return httpsSrv.Serve(ln) })
 
 	if httpLn != nil {
 		redir := &http.Server{
@@ -319,21 +321,31 @@ func CertReloadCounter(reg *prometheus.Registry) func(string, error) {
 type serverErrorLog struct{ g *Gateway }
 
 func (l *serverErrorLog) Write(p []byte) (int, error) {
-	msg := string(p)
-	if reason, from, ok := parseHandshakeError(msg); ok {
-		g := l.g
-		g.metrics.handshakeFailures.WithLabelValues(reason).Inc()
-		level := slog.LevelDebug
-		if strings.HasPrefix(reason, "client_certificate_") {
-			// A refused client certificate is an access decision, logged
-			// like a 403 (the detail names the certificate).
-			level = slog.LevelWarn
-		}
-		g.logger.Log(context.Background(), level, "TLS handshake failed", "remote", from, "reason", reason, "detail", trimNL(msg))
+	msg := trimNL(string(p))
+	if from, detail, ok := parseHandshakeError(msg); ok {
+		l.g.logHandshakeFailure(from, detail)
 		return len(p), nil
 	}
-	l.g.logger.Warn("http server", "message", trimNL(msg))
+	l.g.logger.Warn("http server", "message", msg)
 	return len(p), nil
+}
+
+// logHandshakeFailure counts a failed handshake by its reason and logs it
+// in net/http's words.
+func (g *Gateway) logHandshakeFailure(from, detail string) {
+	reason := classifyHandshakeError(detail)
+	g.metrics.handshakeFailed(reason)
+	level := slog.LevelDebug
+	if strings.HasPrefix(reason, "client_certificate_") {
+		// A refused client certificate is an access decision, logged
+		// like a 403 (the detail names the certificate).
+		level = slog.LevelWarn
+	}
+	if !g.logger.Enabled(context.Background(), level) {
+		return
+	}
+	g.logger.Log(context.Background(), level, "TLS handshake failed", "remote", from, "reason", reason,
+		"detail", handshakeErrorPrefix+from+": "+detail)
 }
 
 func trimNL(s string) string {

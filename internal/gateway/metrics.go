@@ -113,12 +113,16 @@ func (m *metrics) certReload(cert string, err error) {
 	m.certReloads.WithLabelValues(cert, result).Inc()
 }
 
-func (m *metrics) countHandshake(cs tls.ConnectionState) {
+func (m *metrics) countHandshake(cs *tls.ConnectionState) {
 	resumed := "false"
 	if cs.DidResume {
 		resumed = "true"
 	}
 	m.handshakes.WithLabelValues(tlspolicy.VersionName(cs.Version), tlspolicy.CipherSuiteName(cs.CipherSuite), tlspolicy.GroupName(cs.CurveID), resumed).Inc()
+}
+
+func (m *metrics) handshakeFailed(reason string) {
+	m.handshakeFailures.WithLabelValues(reason).Inc()
 }
 
 func (m *metrics) unrouted(status int) {

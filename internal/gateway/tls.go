@@ -11,27 +11,34 @@ import (
 )
 
 // trackingListener wraps accepted connections so the TLS callbacks can
-// record per-connection facts (handshake timing, chosen site) without a
-// lookup table.
-type trackingListener struct{ net.Listener }
+// record per-connection facts (handshake timing, client identity) without
+// a lookup table. It counts open connections from the moment they are
+// accepted, handshakes included.
+type trackingListener struct {
+	net.Listener
+	g *Gateway
+}
 
 func (l *trackingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &trackedConn{Conn: c, accepted: time.Now()}, nil
+	l.g.metrics.openConns.Inc()
+	return &trackedConn{Conn: c}, nil
 }
 
 // trackedConn is the raw TCP connection under a TLS server connection.
 type trackedConn struct {
 	net.Conn
-	accepted  time.Time
 	helloAt   time.Time
 	handshake atomic.Int64 // duration in nanoseconds, set once the handshake completes
 	// client is the outcome of verifying the client certificate, when one
 	// was sent to a site that authenticates clients.
 	client atomic.Pointer[clientCert]
+	// denyListed is true when the connection is in Gateway.conns, for the
+	// deny-list to close.
+	denyListed bool
 }
 
 type connKey struct{}
@@ -51,8 +58,9 @@ func connFrom(r *http.Request) *trackedConn {
 	return tc
 }
 
-// configForClient picks the site by SNI and returns its TLS config, copied
-// so that the end of this connection's handshake can be timed and counted.
+// configForClient picks the site by SNI and returns its TLS config. Only a
+// site that verifies client certificates needs a copy per connection, for
+// the verification to record the client's identity on it.
 func (g *Gateway) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 	st := g.state.Load()
 	name := normalizeHost(hello.ServerName)
@@ -69,46 +77,68 @@ func (g *Gateway) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, erro
 		return s.plainTLS, nil
 	}
 	tc.helloAt = time.Now()
+	if !s.mtls {
+		return s.tls, nil
+	}
 	cfg := s.tls.Clone()
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if s.mtls {
-			if err := s.verifyClient(tc, cs.PeerCertificates); err != nil {
-				return err
-			}
-		}
-		tc.handshake.Store(int64(time.Since(tc.helloAt)))
-		g.metrics.countHandshake(cs)
-		return nil
+		return s.verifyClient(tc, cs.PeerCertificates)
 	}
 	return cfg, nil
 }
 
+// handshakeDone records a completed handshake: its duration on the
+// connection, the handshake metric, and a verified client's connection
+// for the deny-list.
+func (g *Gateway) handshakeDone(c *tls.Conn) {
+	cs := c.ConnectionState()
+	g.metrics.countHandshake(&cs)
+	raw, _ := c.NetConn().(*trackedConn)
+	if raw == nil {
+		return
+	}
+	if !raw.helloAt.IsZero() {
+		raw.handshake.Store(int64(time.Since(raw.helloAt)))
+	}
+	if cc := raw.client.Load(); cc != nil && cc.id != nil {
+		raw.denyListed = true
+		g.trackConn(c, true)
+	}
+}
+
+// connClosed accounts for a closed connection whose handshake completed.
+func (g *Gateway) connClosed(c *tls.Conn) {
+	g.metrics.openConns.Dec()
+	if raw, _ := c.NetConn().(*trackedConn); raw != nil && raw.denyListed {
+		g.trackConn(c, false)
+	}
+}
+
+// connState counts connections closed or taken over; they were counted
+// open when accepted (trackingListener).
 func (g *Gateway) connState(c net.Conn, s http.ConnState) {
 	switch s {
-	case http.StateNew:
-		g.metrics.openConns.Inc()
-		if tc, ok := c.(*tls.Conn); ok {
-			g.trackConn(tc, true)
-		}
 	case http.StateClosed, http.StateHijacked:
-		g.metrics.openConns.Dec()
 		if tc, ok := c.(*tls.Conn); ok {
-			g.trackConn(tc, false)
+			g.connClosed(tc)
+		} else {
+			g.metrics.openConns.Dec()
 		}
 	}
 }
 
 // parseHandshakeError recognises net/http's "TLS handshake error" log line
-// and classifies its reason for the failure metric.
-func parseHandshakeError(msg string) (reason, from string, ok bool) {
-	const prefix = "http: TLS handshake error from "
-	rest, found := strings.CutPrefix(msg, prefix)
+// and splits it into the client's address and the error.
+func parseHandshakeError(msg string) (from, detail string, ok bool) {
+	rest, found := strings.CutPrefix(msg, handshakeErrorPrefix)
 	if !found {
 		return "", "", false
 	}
-	from, detail, _ := strings.Cut(rest, ": ")
-	return classifyHandshakeError(detail), from, true
+	from, detail, _ = strings.Cut(rest, ": ")
+	return from, detail, true
 }
+
+const handshakeErrorPrefix = "http: TLS handshake error from "
 
 func classifyHandshakeError(d string) string {
 	if _, rest, ok := strings.Cut(d, clientCertRefused+" ("); ok {
