@@ -31,7 +31,8 @@ type upstreamPool struct {
 	backends  []*backend
 	leastConn bool
 	next      atomic.Uint64
-	transport *http.Transport
+	transport *http.Transport // https upstreams, request bodies, upgrades, health checks
+	h1        *h1Transport    // everything else
 	health    *HealthCheck
 	g         *Gateway
 	cancel    context.CancelFunc
@@ -76,13 +77,14 @@ func newUpstreamPool(rc *Route, lim Limits, trusted []netip.Prefix, g *Gateway) 
 	}
 	sockets := map[string]string{}
 	dialer := &net.Dialer{Timeout: lim.DialTimeout, KeepAlive: 30 * time.Second}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if path, ok := sockets[addr]; ok {
+			return dialer.DialContext(ctx, "unix", path)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
 	p.transport = &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if path, ok := sockets[addr]; ok {
-				return dialer.DialContext(ctx, "unix", path)
-			}
-			return dialer.DialContext(ctx, network, addr)
-		},
+		DialContext:           dial,
 		TLSClientConfig:       rc.UpstreamTLS,
 		TLSHandshakeTimeout:   lim.DialTimeout,
 		ForceAttemptHTTP2:     true,
@@ -96,6 +98,7 @@ func newUpstreamPool(rc *Route, lim Limits, trusted []netip.Prefix, g *Gateway) 
 	if rc.UpstreamTLS != nil {
 		p.transport.TLSClientConfig = rc.UpstreamTLS.Clone()
 	}
+	p.h1 = newH1Transport(p.transport, dial, timeout)
 	errLog := log.New(&proxyErrorLog{g: g}, "", 0)
 	for i, u := range rc.Upstreams {
 		t, err := parseUpstream(u.URL)
@@ -109,7 +112,7 @@ func newUpstreamPool(rc *Route, lim Limits, trusted []netip.Prefix, g *Gateway) 
 		b := &backend{url: u.URL, target: t, pool: p}
 		b.proxy = &httputil.ReverseProxy{
 			Rewrite:        b.rewrite(trusted),
-			Transport:      p.transport,
+			Transport:      p.h1,
 			BufferPool:     copyBuffers,
 			ErrorHandler:   b.proxyError,
 			ModifyResponse: b.upstreamAnswered,
@@ -335,7 +338,7 @@ func (p *upstreamPool) close() {
 		p.cancel()
 	}
 	// Idle connections go now; active ones finish their requests.
-	p.transport.CloseIdleConnections()
+	p.h1.close()
 }
 
 type proxyErrorLog struct{ g *Gateway }
