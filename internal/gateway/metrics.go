@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,12 @@ type metrics struct {
 	redirects         prometheus.Counter
 	openConns         prometheus.Gauge
 	clientDenials     *prometheus.CounterVec
+
+	// Counters of the two handshake vectors by label values: the labels
+	// take few values (versions, suites, groups; failure reasons), so
+	// these stay small.
+	handshakeCounters sync.Map // handshakeKey -> prometheus.Counter
+	failureCounters   sync.Map // reason -> prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -113,16 +120,36 @@ func (m *metrics) certReload(cert string, err error) {
 	m.certReloads.WithLabelValues(cert, result).Inc()
 }
 
-func (m *metrics) countHandshake(cs *tls.ConnectionState) {
-	resumed := "false"
-	if cs.DidResume {
-		resumed = "true"
-	}
-	m.handshakes.WithLabelValues(tlspolicy.VersionName(cs.Version), tlspolicy.CipherSuiteName(cs.CipherSuite), tlspolicy.GroupName(cs.CurveID), resumed).Inc()
+// handshakeKey is what tlsgate_tls_handshakes_total is labelled by.
+type handshakeKey struct {
+	version, suite uint16
+	group          tls.CurveID
+	resumed        bool
 }
 
+// countHandshake counts a completed handshake. Its counter is looked up by
+// label values once per kind of handshake, not once per handshake.
+func (m *metrics) countHandshake(cs *tls.ConnectionState) {
+	k := handshakeKey{cs.Version, cs.CipherSuite, cs.CurveID, cs.DidResume}
+	if c, ok := m.handshakeCounters.Load(k); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.handshakes.WithLabelValues(tlspolicy.VersionName(k.version), tlspolicy.CipherSuiteName(k.suite),
+		tlspolicy.GroupName(k.group), strconv.FormatBool(k.resumed))
+	m.handshakeCounters.Store(k, c)
+	c.Inc()
+}
+
+// handshakeFailed counts a failed handshake by its reason.
 func (m *metrics) handshakeFailed(reason string) {
-	m.handshakeFailures.WithLabelValues(reason).Inc()
+	if c, ok := m.failureCounters.Load(reason); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.handshakeFailures.WithLabelValues(reason)
+	m.failureCounters.Store(reason, c)
+	c.Inc()
 }
 
 func (m *metrics) unrouted(status int) {
