@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ func (r *benchRun) extras(ctx context.Context, e *env) {
 		r.goBench(ctx, "ca", "internal/pki", "")
 	}
 	if r.o.want("tunnel", allExtras) {
-		r.goBench(ctx, "tunnel", "internal/tunnel", "Direct")
+		r.tunnelBench(ctx)
 	}
 	if r.o.want("scan", allExtras) {
 		r.scanVsTestssl(ctx)
@@ -89,6 +90,106 @@ func (r *benchRun) goBench(ctx context.Context, name, pkg, baseline string) {
 		}
 	}
 	r.extraRows = append(r.extraRows, rows...)
+}
+
+// tunnelBench runs BenchmarkBulkTransfer of internal/tunnel: 1 GiB (16 x
+// 64 MiB) over one direct TLS connection, through a client and a server
+// tunnel, over one plaintext hop and through two plaintext relays, three
+// times each. Rows give the median throughput and CPU per MiB; the tunnel
+// row gives its ratio to direct TLS, and a last row what the tunnel pair
+// costs beyond direct TLS and the two plaintext hops it cannot avoid.
+func (r *benchRun) tunnelBench(ctx context.Context) {
+	const pkg = "internal/tunnel"
+	if !hasBenchmarks(filepath.Join(r.o.repo, pkg)) {
+		r.extraRows = append(r.extraRows, extraRow{Name: "tunnel: go test -bench ./" + pkg, Missing: "no Go benchmarks there yet"})
+		return
+	}
+	if r.o.smoke && !r.o.only["tunnel"] {
+		r.extraRows = append(r.extraRows, extraRow{Name: "tunnel: go test -bench ./" + pkg,
+			Missing: "skipped in smoke mode (compiling the benchmark takes long); run with --only tunnel"})
+		return
+	}
+	iterations, count := "16", "3" // 16 x 64 MiB = 1 GiB
+	if r.o.smoke {
+		iterations, count = "1", "1"
+	}
+	cpus := "all CPUs"
+	if r.o.serverCPU != "" {
+		cpus = "CPU " + r.o.serverCPU
+	}
+	r.logf("tunnel: go test -bench BulkTransfer in %s (%s x 64 MiB, %s runs, %s)", pkg, iterations, count, cpus)
+	out, err := runCmdIn(ctx, r.o.repo, 10*time.Minute, r.o.serverCPU, "go", "test", "-run", "^$",
+		"-bench", "^BenchmarkBulkTransfer$", "-benchtime", iterations+"x", "-count", count, "./"+pkg)
+	if err != nil {
+		r.extraRows = append(r.extraRows, extraRow{Name: "tunnel", Missing: "go test -bench ./" + pkg + " failed: " + lastLine(out)})
+		return
+	}
+	type sample struct{ mbs, cpu []float64 }
+	runs := map[string]*sample{}
+	for _, m := range benchLine.FindAllStringSubmatch(out, -1) {
+		name := strings.TrimPrefix(m[1], "BenchmarkBulkTransfer/")
+		s := runs[name]
+		if s == nil {
+			s = &sample{}
+			runs[name] = s
+		}
+		for _, mm := range benchValue.FindAllStringSubmatch(m[4], -1) {
+			v, _ := strconv.ParseFloat(mm[1], 64)
+			switch mm[2] {
+			case "MB/s":
+				s.mbs = append(s.mbs, v)
+			case "cpu-ms/MiB":
+				s.cpu = append(s.cpu, v)
+			}
+		}
+	}
+	cases := []struct{ name, label string }{
+		{"Direct", "direct TLS"},
+		{"Tunnels", "client tunnel + server tunnel"},
+		{"Plain", "plaintext, one hop"},
+		{"PlainRelays", "plaintext through two relays"},
+	}
+	mbs, cpu := map[string]float64{}, map[string]float64{}
+	for _, c := range cases {
+		s := runs[c.name]
+		if s == nil || len(s.mbs) == 0 || len(s.cpu) == 0 {
+			r.extraRows = append(r.extraRows, extraRow{Name: "tunnel: " + c.label, Missing: "no " + c.name + " result in the output of go test -bench ./" + pkg})
+			return
+		}
+		mbs[c.name], cpu[c.name] = median(s.mbs), median(s.cpu)
+	}
+	size := iterations + " x 64 MiB"
+	if iterations == "16" {
+		size = "1 GiB"
+	}
+	note := func(name string) string {
+		return fmt.Sprintf("%s, %.3f cpu-ms/MiB; median of %d runs, %s", size, cpu[name], len(runs[name].mbs), cpus)
+	}
+	for _, c := range cases {
+		row := extraRow{Name: "tunnel: " + c.label, Value: mbs[c.name], Unit: "MB/s", Note: note(c.name)}
+		if c.name == "Tunnels" {
+			row.Ratio, row.Versus = mbs["Tunnels"]/mbs["Direct"], "of direct TLS throughput"
+			row.Note = fmt.Sprintf("%s; %.2fx the CPU per byte of direct TLS", row.Note, cpu["Tunnels"]/cpu["Direct"])
+		}
+		r.extraRows = append(r.extraRows, row)
+	}
+	hops := cpu["PlainRelays"] - cpu["Plain"]
+	own := cpu["Tunnels"] - cpu["Direct"] - hops
+	r.extraRows = append(r.extraRows, extraRow{Name: "tunnel: CPU beyond direct TLS and the two plaintext hops", Value: own, Unit: "cpu-ms/MiB",
+		Note: fmt.Sprintf("tunnels %.3f - direct TLS %.3f - two plaintext hops %.3f (two relays %.3f - one hop %.3f)",
+			cpu["Tunnels"], cpu["Direct"], hops, cpu["PlainRelays"], cpu["Plain"])})
+}
+
+// benchValue is one "value unit" pair after ns/op on a benchmark line.
+var benchValue = regexp.MustCompile(`([\d.]+) (\S+)`)
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func hasBenchmarks(dir string) bool {
