@@ -35,6 +35,7 @@ type batchConn struct {
 
 	in      *[]byte // read side, used by one reader at a time (crypto/tls serialises reads)
 	pending []byte  // unread part of *in
+	record  recordTracker
 }
 
 func newBatchConn(c net.Conn) *batchConn {
@@ -88,6 +89,10 @@ func (b *batchConn) flush() error {
 // nothing is left, takes everything the network holds now in one system
 // call, waiting only while there is nothing at all. Deadlines apply as on
 // the connection itself.
+//
+// It hands out at most one record at a time, so that crypto/tls never holds
+// a complete record it has not decrypted: once pending is empty, the next
+// byte the relay needs is on the network, and waiting there is safe.
 func (b *batchConn) Read(p []byte) (int, error) {
 	if len(b.pending) == 0 && b.raw != nil {
 		if err := b.fill(); err != nil {
@@ -97,22 +102,88 @@ func (b *batchConn) Read(p []byte) (int, error) {
 	if len(b.pending) == 0 {
 		return b.Conn.Read(p)
 	}
-	n := copy(p, b.pending)
+	n := copy(p[:min(len(p), b.record.limit(b.pending))], b.pending)
+	b.record.consumed(b.pending[:n])
 	b.pending = b.pending[n:]
 	if len(b.pending) == 0 {
-		relayBuffers.Put(b.in)
+		putBuffer(b.in)
 		b.in, b.pending = nil, nil
 	}
 	return n, nil
 }
 
-// fill reads into a pooled buffer, taken only once the socket is readable
-// so that a connection waiting for data holds no buffer.
+// recordTracker follows the record boundaries in the bytes handed to
+// crypto/tls: a record is a 5-byte header, whose last two bytes give the
+// length of the body that follows.
+type recordTracker struct {
+	header   [5]byte
+	headerN  int // header bytes seen of the current record
+	bodyLeft int // body bytes still to come once the header is complete
+}
+
+// limit is how many bytes of p belong to the current record.
+func (r *recordTracker) limit(p []byte) int {
+	if r.headerN < len(r.header) {
+		need := len(r.header) - r.headerN
+		if len(p) < need {
+			return len(p)
+		}
+		var h [5]byte
+		copy(h[copy(h[:], r.header[:r.headerN]):], p[:need])
+		return min(len(p), need+int(h[3])<<8|int(h[4]))
+	}
+	return min(len(p), r.bodyLeft)
+}
+
+// consumed moves the tracker past p.
+func (r *recordTracker) consumed(p []byte) {
+	for len(p) > 0 {
+		if r.headerN < len(r.header) {
+			k := copy(r.header[r.headerN:], p)
+			r.headerN += k
+			p = p[k:]
+			if r.headerN < len(r.header) {
+				return
+			}
+			r.bodyLeft = int(r.header[3])<<8 | int(r.header[4])
+		}
+		k := min(len(p), r.bodyLeft)
+		r.bodyLeft -= k
+		p = p[k:]
+		if r.bodyLeft == 0 {
+			r.headerN = 0
+		}
+	}
+}
+
+// await waits until the next read has data to hand out, without holding a
+// buffer while it waits.
+func (b *batchConn) await() {
+	if len(b.pending) == 0 && b.raw != nil {
+		b.fill() // an error comes back again from the next Read
+	}
+}
+
 func (b *batchConn) fill() error {
-	var n int
-	var rerr error
-	err := b.raw.Read(func(fd uintptr) bool {
-		bp := relayBuffers.Get().(*[]byte)
+	bp, n, err := readReady(b.raw)
+	if err != nil {
+		return opError(b.Conn, err)
+	}
+	b.in, b.pending = bp, (*bp)[:n]
+	return nil
+}
+
+// readReady waits until the socket is readable, then reads all it holds
+// into a pooled buffer, taken only at that moment so that a connection
+// waiting for data holds none. The end of the stream is io.EOF.
+func readReady(raw syscall.RawConn) (*[]byte, int, error) {
+	var (
+		bp   *[]byte
+		n    int
+		rerr error
+	)
+	err := raw.Read(func(fd uintptr) bool {
+		bp = getBuffer()
 		for {
 			n, rerr = syscall.Read(int(fd), *bp)
 			if rerr != syscall.EINTR {
@@ -120,36 +191,32 @@ func (b *batchConn) fill() error {
 			}
 		}
 		if rerr == syscall.EAGAIN {
-			relayBuffers.Put(bp)
+			putBuffer(bp)
 			return false
-		}
-		if n > 0 {
-			b.in, b.pending = bp, (*bp)[:n]
-		} else {
-			relayBuffers.Put(bp)
 		}
 		return true
 	})
-	if err != nil {
-		return b.readError(err)
+	switch {
+	case err != nil:
+		return nil, 0, err
+	case rerr != nil:
+		putBuffer(bp)
+		return nil, 0, os.NewSyscallError("read", rerr)
+	case n <= 0:
+		putBuffer(bp)
+		return nil, 0, io.EOF
 	}
-	if rerr != nil {
-		return b.readError(os.NewSyscallError("read", rerr))
-	}
-	if n == 0 {
-		return io.EOF
-	}
-	return nil
+	return bp, n, nil
 }
 
-// readError dresses an error the way net.Conn.Read does, so that callers
+// opError dresses an error the way net.Conn.Read does, so that callers
 // recognise a closed connection, a reset or a timeout as usual.
-func (b *batchConn) readError(err error) error {
+func opError(c net.Conn, err error) error {
 	var oe *net.OpError
-	if errors.As(err, &oe) {
+	if err == io.EOF || errors.As(err, &oe) {
 		return err
 	}
-	return &net.OpError{Op: "read", Net: b.LocalAddr().Network(), Source: b.LocalAddr(), Addr: b.RemoteAddr(), Err: err}
+	return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 // tlsWrite writes p to a tls.Conn in one network write when it runs over a

@@ -76,6 +76,47 @@ func TestBatchConnReadsWholeAndLetsGo(t *testing.T) {
 	}
 }
 
+// TestRecordTracker hands a stream of TLS records to crypto/tls in pieces
+// of every size: no piece crosses the end of a record, so crypto/tls never
+// holds the start of a record it has not asked for.
+func TestRecordTracker(t *testing.T) {
+	var stream []byte
+	var ends []int // offsets where a record ends
+	for _, n := range []int{0, 1, 4, 16384 + 256, 5, 300, 0, 70} {
+		stream = append(stream, 23, 3, 3, byte(n>>8), byte(n))
+		stream = append(stream, make([]byte, n)...)
+		ends = append(ends, len(stream))
+	}
+	for _, piece := range []int{1, 2, 3, 5, 6, 7, 100, 16389, 1 << 20} {
+		var r recordTracker
+		isEnd := map[int]bool{}
+		for _, e := range ends {
+			isEnd[e] = true
+		}
+		seen := map[int]bool{}
+		for off := 0; off < len(stream); {
+			avail := stream[off:min(len(stream), off+piece)]
+			n := r.limit(avail)
+			if n <= 0 {
+				t.Fatalf("piece %d: no progress at offset %d", piece, off)
+			}
+			for _, e := range ends {
+				if off < e && e < off+n {
+					t.Fatalf("piece %d: bytes %d-%d cross the end of a record at %d", piece, off, off+n, e)
+				}
+			}
+			r.consumed(avail[:n])
+			off += n
+			if isEnd[off] {
+				seen[off] = true
+			}
+		}
+		if len(seen) != len(isEnd) {
+			t.Errorf("piece %d: stopped at %d of %d record ends", piece, len(seen), len(isEnd))
+		}
+	}
+}
+
 // TestBatchConnReadErrors keeps the errors callers tell apart: a deadline
 // is a timeout, a closed connection is net.ErrClosed, and the peer's
 // close is io.EOF.
@@ -129,5 +170,37 @@ func TestBatchConnGathersRecords(t *testing.T) {
 	}
 	if b.out != nil {
 		t.Error("the batch buffer is kept after flush")
+	}
+}
+
+// TestIdleConnectionsHoldNoBuffers moves a burst each way through a client
+// and a server tunnel, then leaves the connection open and idle: neither
+// tunnel keeps a relay buffer for it, so idle connections cost little
+// memory however large the buffers of a bulk transfer are.
+func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	serverAddr, _, _ := m.startServer(t, echo, ClientAuthOff, nil)
+	addr, _, _ := startClient(t, serverAddr, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots})
+
+	before := buffersHeld.Load()
+	c := dial(t, addr)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testTimeout))
+	payload := make([]byte, 1<<20)
+	rand.Read(payload)
+	go c.Write(payload)
+	if _, err := io.ReadFull(c, make([]byte, len(payload))); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := roundTrip(c, "PING\r\n"); err != nil || got != "PING\r\n" {
+		t.Fatalf("after the burst: %q, %v", got, err)
+	}
+	deadline := time.Now().Add(testTimeout)
+	for buffersHeld.Load() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("an idle connection holds %d relay buffers", buffersHeld.Load()-before)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

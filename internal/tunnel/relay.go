@@ -7,15 +7,31 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// relayBufferSize is large enough for a full TLS record (16 KiB) several
-// times over, so that bulk transfers move in few system calls.
+// relayBufferSize is large enough for sixteen full TLS records, so that
+// bulk transfers move in few system calls and few wake-ups of the peer.
+// Relay buffers are taken from a pool when data has arrived and given back
+// when it has been passed on, so an idle connection holds none.
 const relayBufferSize = 256 << 10
 
 var relayBuffers = sync.Pool{New: func() any { b := make([]byte, relayBufferSize); return &b }}
+
+// buffersHeld counts relay buffers taken and not given back.
+var buffersHeld atomic.Int64
+
+func getBuffer() *[]byte {
+	buffersHeld.Add(1)
+	return relayBuffers.Get().(*[]byte)
+}
+
+func putBuffer(bp *[]byte) {
+	buffersHeld.Add(-1)
+	relayBuffers.Put(bp)
+}
 
 // byteCount counts bytes moved in one direction, for the access log and the
 // metrics, as they move rather than at the end.
@@ -30,11 +46,44 @@ func (c *byteCount) add(n int) {
 }
 
 // end is one side of a relay. For a TLS side, tls and batch let the relay
-// read and write whole batches of records.
+// read and write whole batches of records; for a plaintext side, raw lets
+// it wait for data before it takes a buffer.
 type end struct {
 	net.Conn
 	tls   *tls.Conn
 	batch *batchConn
+	raw   syscall.RawConn
+}
+
+func (e *end) init() {
+	if e.tls != nil {
+		return
+	}
+	if sc, ok := e.Conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			e.raw = raw
+		}
+	}
+}
+
+// read waits for data, then returns it in a pooled buffer.
+func (e end) read() (*[]byte, int, error) {
+	if e.raw != nil {
+		bp, n, err := readReady(e.raw)
+		if err != nil {
+			return nil, 0, opError(e.Conn, err)
+		}
+		return bp, n, nil
+	}
+	if e.batch != nil {
+		e.batch.await()
+	}
+	bp := getBuffer()
+	n, err := e.Read(*bp)
+	if err == nil && e.tls != nil {
+		n, err = readMore(e.tls, *bp, n)
+	}
+	return bp, n, err
 }
 
 // relay copies both ways between the accepted connection and the target
@@ -42,6 +91,8 @@ type end struct {
 // half-close, so request/response protocols that close their write side
 // still get their answer; an error on either side closes both.
 func relay(accepted, target end, up, down *byteCount) error {
+	accepted.init()
+	target.init()
 	errc := make(chan error, 2)
 	go func() { errc <- pipe(target, accepted, up) }()
 	go func() { errc <- pipe(accepted, target, down) }()
@@ -58,26 +109,23 @@ func relay(accepted, target end, up, down *byteCount) error {
 
 // pipe copies src to dst and half-closes dst at the end of src.
 func pipe(dst, src end, count *byteCount) error {
-	bp := relayBuffers.Get().(*[]byte)
-	defer relayBuffers.Put(bp)
-	buf := *bp
 	for {
-		n, rerr := src.Read(buf)
-		if rerr == nil && src.tls != nil {
-			n, rerr = readMore(src.tls, buf, n)
-		}
+		bp, n, rerr := src.read()
 		if n > 0 {
 			var w int
 			var werr error
 			if dst.tls != nil {
-				w, werr = tlsWrite(dst.tls, dst.batch, buf[:n])
+				w, werr = tlsWrite(dst.tls, dst.batch, (*bp)[:n])
 			} else {
-				w, werr = dst.Write(buf[:n])
+				w, werr = dst.Write((*bp)[:n])
 			}
 			count.add(w)
 			if werr != nil {
 				return werr
 			}
+		}
+		if bp != nil {
+			putBuffer(bp)
 		}
 		if rerr == io.EOF {
 			return closeWrite(dst.Conn)
