@@ -32,6 +32,54 @@ type handshakeListener struct {
 	ctx    context.Context // canceled by Close: ends handshakes in flight
 	cancel context.CancelFunc
 	once   sync.Once
+
+	mu      sync.Mutex
+	waiting map[*servedConn]struct{} // waiting for a first request; nil once closed
+}
+
+// servedConn is an HTTP/1.1 TLS connection as net/http gets it: with the
+// first byte of the first request, read while the connection waited, put
+// back in front. It keeps crypto/tls's ConnectionState, NetConn and
+// CloseWrite, which net/http and the gateway use.
+type servedConn struct {
+	*tls.Conn
+	first   [1]byte
+	pending bool // first has not been read back yet
+	// headerDeadline bounds the first request's headers: net/http's first
+	// read deadline would start later, when it gets the connection.
+	headerDeadline time.Time
+}
+
+func (c *servedConn) Read(p []byte) (int, error) {
+	if c.pending && len(p) > 0 {
+		c.pending = false
+		p[0] = c.first[0]
+		return 1, nil
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *servedConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(c.clamp(t))
+}
+
+func (c *servedConn) SetDeadline(t time.Time) error {
+	return c.Conn.SetDeadline(c.clamp(t))
+}
+
+// clamp keeps net/http's first read deadline, the one for the first
+// request's headers, from extending the time the client had since its
+// handshake.
+func (c *servedConn) clamp(t time.Time) time.Time {
+	d := c.headerDeadline
+	if d.IsZero() {
+		return t
+	}
+	c.headerDeadline = time.Time{}
+	if t.IsZero() || t.After(d) {
+		return d
+	}
+	return t
 }
 
 type acceptResult struct {
@@ -42,7 +90,7 @@ type acceptResult struct {
 func newHandshakeListener(inner net.Listener, config *tls.Config, timeout time.Duration, g *Gateway) *handshakeListener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &handshakeListener{inner: inner, config: config, timeout: timeout, g: g,
-		ready: make(chan acceptResult), ctx: ctx, cancel: cancel}
+		ready: make(chan acceptResult), ctx: ctx, cancel: cancel, waiting: map[*servedConn]struct{}{}}
 	go l.acceptLoop()
 	return l
 }
@@ -82,16 +130,76 @@ func (l *handshakeListener) handshake(raw net.Conn) {
 		raw.Close()
 		return
 	}
-	if l.timeout > 0 {
-		raw.SetDeadline(time.Time{})
+	if l.g.handshakeDone(tc) == "h2" {
+		// net/http's HTTP/2 server takes only a *tls.Conn.
+		if l.timeout > 0 {
+			raw.SetDeadline(time.Time{})
+		}
+		l.deliver(tc, tc)
+		return
 	}
-	l.g.handshakeDone(tc)
+	c := &servedConn{Conn: tc}
+	if l.timeout > 0 {
+		// The first request's headers are due within the timeout from
+		// here, as net/http would have set it after the handshake.
+		c.headerDeadline = time.Now().Add(l.timeout)
+		raw.SetDeadline(c.headerDeadline)
+	}
+	if !l.addWaiting(c) {
+		tc.Close()
+		l.g.connClosed(tc)
+		return
+	}
+	// A fresh goroutine waits: this one's stack grew for the handshake.
+	go l.awaitRequest(c)
+}
+
+// awaitRequest holds an HTTP/1.1 connection until its first byte arrives
+// and only then hands it to net/http, which gives every connection it
+// serves a 4 KiB buffered reader and a 4 KiB buffered writer at once. An
+// idle connection costs this goroutine and crypto/tls's state only.
+func (l *handshakeListener) awaitRequest(c *servedConn) {
+	// An error with no byte: the client closed or timed out without a
+	// request, or the listener closed.
+	n, _ := c.Conn.Read(c.first[:])
+	l.removeWaiting(c)
+	if n == 0 {
+		c.Conn.Close()
+		l.g.connClosed(c.Conn)
+		return
+	}
+	c.pending = true
+	if !c.headerDeadline.IsZero() {
+		c.Conn.SetWriteDeadline(time.Time{})
+	}
+	l.deliver(c, c.Conn)
+}
+
+func (l *handshakeListener) deliver(c net.Conn, tc *tls.Conn) {
 	select {
-	case l.ready <- acceptResult{conn: tc}:
+	case l.ready <- acceptResult{conn: c}:
 	case <-l.ctx.Done():
 		tc.Close()
 		l.g.connClosed(tc)
 	}
+}
+
+// addWaiting remembers a connection that waits for its first request, for
+// Close to end; it reports false when the listener is closed already.
+func (l *handshakeListener) addWaiting(c *servedConn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.waiting == nil {
+		return false
+	}
+	l.waiting[c] = struct{}{}
+	return true
+}
+
+func (l *handshakeListener) removeWaiting(c *servedConn) {
+	l.mu.Lock()
+	delete(l.waiting, c)
+	l.mu.Unlock()
 }
 
 func (l *handshakeListener) Accept() (net.Conn, error) {
@@ -103,12 +211,20 @@ func (l *handshakeListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting and aborts the handshakes in flight.
+// Close stops accepting, aborts the handshakes in flight and closes the
+// connections that have not sent a request.
 func (l *handshakeListener) Close() error {
 	var err error
 	l.once.Do(func() {
 		l.cancel()
 		err = l.inner.Close()
+		l.mu.Lock()
+		waiting := l.waiting
+		l.waiting = nil
+		l.mu.Unlock()
+		for c := range waiting {
+			c.Conn.Close()
+		}
 	})
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,45 +24,33 @@ import (
 	"github.com/tlsgate/tlsgate/internal/testpki"
 )
 
-// TestIdleConnectionKeepsSmallStack holds idle TLS connections and checks
-// that the goroutine serving each keeps the smallest stack: the handshake,
-// which needs a deep one, runs elsewhere (handshakeListener).
-func TestIdleConnectionKeepsSmallStack(t *testing.T) {
+// TestIdleConnectionMemory holds idle TLS connections (clients in a child
+// process, so that only the server is measured) and checks what each
+// costs the gateway: the smallest goroutine stack, because the handshake
+// that needs a deep one runs elsewhere, and no net/http buffers until a
+// request arrives (net/http's alone are 8 KiB).
+func TestIdleConnectionMemory(t *testing.T) {
 	site, roots := siteFor(t, whoamiRoute())
 	tg := startGateway(t, &Config{Sites: []*Site{site}}, roots)
-	cfg := &tls.Config{ServerName: "localhost", RootCAs: roots, NextProtos: []string{"http/1.1"}}
-	const n = 200
+	const n = 300
 	before := memNow(true)
-	conns := make([]*tls.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for range n {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tg.https, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	waitUntil(t, "every handshake counted", func() bool { return handshakesCounted(t, tg.g) >= n })
-	// The client side keeps no goroutines; the server's handshake
-	// goroutines have ended and their stacks are freed by a collection.
-	var perConn uint64
+	holdIdleClients(t, tg.g, n)
+	var stack, heap float64
 	for range 10 {
 		after := memNow(true)
-		perConn = (after.stackInuse - before.stackInuse) / n
-		if perConn <= 12<<10 {
+		stack = (float64(after.stackInuse) - float64(before.stackInuse)) / n
+		heap = (float64(after.heapAlloc) - float64(before.heapAlloc)) / n
+		if stack <= 8<<10 && heap <= 8<<10 {
 			return
 		}
-		time.Sleep(50 * time.Millisecond) // readers still parking
+		time.Sleep(50 * time.Millisecond) // goroutines still parking
 	}
-	t.Errorf("idle connections hold %d bytes of goroutine stack each, want the smallest stack (8 KiB)", perConn)
+	t.Errorf("an idle connection holds %.0f bytes of goroutine stack and %.0f bytes of heap, want at most 8 KiB of each", stack, heap)
 }
 
 // TestOpenConnectionsGauge counts connections from their accept, through
-// the handshake, to their close, failed handshakes included.
+// the handshake and the wait for a first request, to their close, failed
+// handshakes included.
 func TestOpenConnectionsGauge(t *testing.T) {
 	site, roots := siteFor(t, whoamiRoute())
 	tg := startGateway(t, &Config{Sites: []*Site{site}}, roots)
@@ -77,7 +67,15 @@ func TestOpenConnectionsGauge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitUntil(t, "2 open connections", func() bool { return open() == 2 })
+	// One that made a request and stays open (keep-alive).
+	client := tg.newClient(false)
+	if resp, err := client.Get("https://localhost/"); err != nil {
+		t.Fatal(err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	waitUntil(t, "3 open connections", func() bool { return open() == 3 })
 	// A failed handshake: plain HTTP on the HTTPS port.
 	p, err := net.DialTimeout("tcp", tg.https, 5*time.Second)
 	if err != nil {
@@ -92,12 +90,14 @@ func TestOpenConnectionsGauge(t *testing.T) {
 	}
 	raw.Close()
 	c.Close()
+	client.CloseIdleConnections()
 	waitUntil(t, "no open connections", func() bool { return open() == 0 })
 }
 
-// TestShutdownEndsHandshakesInFlight: a client that connected but never
-// finished its handshake does not hold Shutdown up until its deadline.
-func TestShutdownEndsHandshakesInFlight(t *testing.T) {
+// TestShutdownEndsConnectionsWithoutRequest: neither a client that never
+// finished its handshake nor one that never sent a request holds Shutdown
+// up until its deadline.
+func TestShutdownEndsConnectionsWithoutRequest(t *testing.T) {
 	site, roots := siteFor(t, whoamiRoute())
 	tg := startGateway(t, &Config{Sites: []*Site{site}, Limits: Limits{ReadHeaderTimeout: time.Minute}}, roots)
 	raw, err := net.DialTimeout("tcp", tg.https, 5*time.Second)
@@ -105,15 +105,53 @@ func TestShutdownEndsHandshakesInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	waitUntil(t, "the connection accepted", func() bool { return metricValue(t, tg, "tlsgate_open_connections") == 1 })
+	idle, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tg.https,
+		&tls.Config{ServerName: "localhost", RootCAs: roots, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	waitUntil(t, "both connections accepted", func() bool { return metricValue(t, tg, "tlsgate_open_connections") == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := tg.g.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	raw.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.Copy(io.Discard, raw); err != nil {
-		t.Errorf("the handshaking connection was not closed by Shutdown: %v", err)
+	for name, c := range map[string]net.Conn{"handshaking": raw, "idle": idle} {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("the %s connection was not closed by Shutdown: %v", name, err)
+		}
+	}
+}
+
+// TestFirstRequestHeaderDeadline: the first read deadline net/http sets,
+// the one for the first request's headers, cannot reach past the one that
+// ran from the end of the handshake; later ones are net/http's own.
+func TestFirstRequestHeaderDeadline(t *testing.T) {
+	fromHandshake := time.Now().Add(10 * time.Second)
+	for _, tc := range []struct {
+		name     string
+		set      time.Time
+		want     time.Time
+		thenSet  time.Time
+		thenWant time.Time
+	}{
+		{"later", fromHandshake.Add(5 * time.Second), fromHandshake, fromHandshake.Add(time.Hour), fromHandshake.Add(time.Hour)},
+		{"none", time.Time{}, fromHandshake, time.Time{}, time.Time{}},
+		{"earlier", fromHandshake.Add(-time.Second), fromHandshake.Add(-time.Second), fromHandshake.Add(time.Hour), fromHandshake.Add(time.Hour)},
+	} {
+		c := &servedConn{headerDeadline: fromHandshake}
+		if got := c.clamp(tc.set); !got.Equal(tc.want) {
+			t.Errorf("%s: first deadline %v, want %v", tc.name, got, tc.want)
+		}
+		if got := c.clamp(tc.thenSet); !got.Equal(tc.thenWant) {
+			t.Errorf("%s: next deadline %v, want %v", tc.name, got, tc.thenWant)
+		}
+	}
+	c := &servedConn{}
+	if d := time.Now().Add(time.Minute); !c.clamp(d).Equal(d) {
+		t.Error("a connection without a header timeout had its deadline changed")
 	}
 }
 
@@ -170,45 +208,9 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		defer cancel()
 		g.Shutdown(ctx)
 	})
-	addr := g.Addr(ListenerHTTPS).String()
-
 	before := memNow(true)
 	b.ResetTimer()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), idleClientEnv+"="+addr+","+strconv.Itoa(n))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "ready ") {
-		b.Fatalf("idle client: %q, %v", line, err)
-	}
-	if ok, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "ready "))); ok != n {
-		b.Fatalf("idle client opened %d of %d connections", ok, n)
-	}
-	// The client returns from its handshake before the server has read its
-	// Finished message: wait until the server has counted every handshake.
-	deadline := time.Now().Add(30 * time.Second)
-	for handshakesCounted(b, g) < n {
-		if time.Now().After(deadline) {
-			b.Fatalf("server completed %d of %d handshakes", handshakesCounted(b, g), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // session tickets written, readers parked
+	holdIdleClients(b, g, n)
 	b.StopTimer()
 	held := memNow(false)
 	live := memNow(true)
@@ -273,6 +275,48 @@ func counterValue(m *dto.Metric) float64 {
 		return c.GetValue()
 	}
 	return 0
+}
+
+// holdIdleClients opens n idle TLS connections to g from a child process
+// and returns once g has completed every handshake; they close at the end
+// of the test.
+func holdIdleClients(tb testing.TB, g *Gateway, n int) {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), idleClientEnv+"="+g.Addr(ListenerHTTPS).String()+","+strconv.Itoa(n))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "ready ") {
+		tb.Fatalf("idle client: %q, %v", line, err)
+	}
+	if ok, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "ready "))); ok != n {
+		tb.Fatalf("idle client opened %d of %d connections", ok, n)
+	}
+	// The client returns from its handshake before the server has read its
+	// Finished message: wait until the server has counted every handshake.
+	deadline := time.Now().Add(30 * time.Second)
+	for handshakesCounted(tb, g) < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("server completed %d of %d handshakes", handshakesCounted(tb, g), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // session tickets written, readers parked
 }
 
 // idleClientEnv makes the test binary an idle client: "ADDR,N" opens N TLS

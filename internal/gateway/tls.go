@@ -45,12 +45,24 @@ type connKey struct{}
 
 // connContext remembers the tracked connection in every request's context.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	if tc, ok := c.(*tls.Conn); ok {
+	if tc := tlsConnOf(c); tc != nil {
 		if raw, ok := tc.NetConn().(*trackedConn); ok {
 			return context.WithValue(ctx, connKey{}, raw)
 		}
 	}
 	return ctx
+}
+
+// tlsConnOf returns the TLS connection net/http serves: an HTTP/2 one as
+// it is, an HTTP/1.1 one inside a servedConn.
+func tlsConnOf(c net.Conn) *tls.Conn {
+	switch c := c.(type) {
+	case *servedConn:
+		return c.Conn
+	case *tls.Conn:
+		return c
+	}
+	return nil
 }
 
 func connFrom(r *http.Request) *trackedConn {
@@ -89,13 +101,13 @@ func (g *Gateway) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, erro
 
 // handshakeDone records a completed handshake: its duration on the
 // connection, the handshake metric, and a verified client's connection
-// for the deny-list.
-func (g *Gateway) handshakeDone(c *tls.Conn) {
+// for the deny-list. It returns the negotiated application protocol.
+func (g *Gateway) handshakeDone(c *tls.Conn) (alpn string) {
 	cs := c.ConnectionState()
 	g.metrics.countHandshake(&cs)
 	raw, _ := c.NetConn().(*trackedConn)
 	if raw == nil {
-		return
+		return cs.NegotiatedProtocol
 	}
 	if !raw.helloAt.IsZero() {
 		raw.handshake.Store(int64(time.Since(raw.helloAt)))
@@ -104,6 +116,7 @@ func (g *Gateway) handshakeDone(c *tls.Conn) {
 		raw.denyListed = true
 		g.trackConn(c, true)
 	}
+	return cs.NegotiatedProtocol
 }
 
 // connClosed accounts for a closed connection whose handshake completed.
@@ -119,7 +132,7 @@ func (g *Gateway) connClosed(c *tls.Conn) {
 func (g *Gateway) connState(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateClosed, http.StateHijacked:
-		if tc, ok := c.(*tls.Conn); ok {
+		if tc := tlsConnOf(c); tc != nil {
 			g.connClosed(tc)
 		} else {
 			g.metrics.openConns.Dec()
