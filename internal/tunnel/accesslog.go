@@ -5,7 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/certcheck"
@@ -77,17 +80,50 @@ func (a *accessLog) relay(accepted, target end) {
 	err := relay(accepted, target, up, down)
 	d := time.Since(a.start)
 	a.b.m.duration.Observe(d.Seconds())
-	result := "ok"
+	msg, result := "connection closed", "ok"
 	level := slog.LevelInfo
-	if !quietClose(err) {
+	var reason string
+	if a.b.mode == ModeClient {
+		reason = refusedByTarget(up, down)
+	}
+	switch {
+	case reason != "":
+		msg, result, level = "connection refused by the target after the handshake", "refused_by_target", slog.LevelWarn
+	case !quietClose(err):
 		result, level = "error", slog.LevelWarn
 	}
 	a.b.m.connections.WithLabelValues(result).Inc()
 	args := append(a.base(), "bytes_up", up.n.Load(), "bytes_down", down.n.Load(), "result", result)
+	if reason != "" {
+		args = append(args, "reason", reason)
+	}
 	if !quietClose(err) {
 		args = append(args, "error", err.Error())
 	}
-	a.b.log.Log(context.Background(), level, "connection closed", args...)
+	a.b.log.Log(context.Background(), level, msg, args...)
+}
+
+// refusedByTarget tells, in client mode, a target that ended the
+// connection before sending a byte while the local client was still
+// talking, and says how: with a TLS alert, a close_notify or a reset. A
+// server that refuses a client after the handshake (a tlsgate server tunnel
+// whose access rules deny the client certificate, or one whose revocation
+// check fails) looks like this; a finished exchange does not, since the
+// local client then ends first or the target has answered.
+func refusedByTarget(up, down *byteCount) string {
+	if down.n.Load() != 0 || (up.srcEnd == io.EOF && up.endedFirst) {
+		return ""
+	}
+	var oe *net.OpError
+	switch end := down.srcEnd; {
+	case errors.As(end, &oe) && oe.Op == "remote error":
+		return "alert: " + strings.TrimPrefix(oe.Err.Error(), "tls: ")
+	case end == io.EOF:
+		return "closed the connection before sending any data; a server tunnel closes this way when its access rules or revocation check refuse the client certificate: see its log"
+	case isReset(end), isReset(up.err):
+		return "reset before sending any data"
+	}
+	return ""
 }
 
 func resultForDialError(err error) string {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,4 +273,57 @@ func TestBulkIntegrity(t *testing.T) {
 		t.Fatalf("echoed %d bytes, want %d identical ones", len(got), len(payload))
 	}
 	lb.waitFor(t, fmt.Sprintf("bytes_up=%d bytes_down=%d", len(payload), len(payload)))
+}
+
+// TestClientLogsRefusalByTarget: a target that accepts the handshake and
+// then refuses the client, by closing or with a TLS alert, before sending
+// a byte is logged by the client tunnel as refused, with what it saw, and
+// not as a connection that went well.
+func TestClientLogsRefusalByTarget(t *testing.T) {
+	t.Run("server tunnel denies the client certificate", func(t *testing.T) {
+		m := newMTLSSetup(t)
+		echo, _ := startEcho(t)
+		serverAddr, serverLog, _ := m.startServer(t, echo, ClientAuthRequire, nil, "uri:spiffe://corp.test/billing")
+		web := m.web.TLSCertificate()
+		addr, lb, _ := startClient(t, serverAddr, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots,
+			ClientCertificate: func() (*tls.Certificate, error) { return &web, nil }})
+		c := dial(t, addr)
+		if got, err := roundTrip(c, "PING\r\n"); err == nil {
+			t.Fatalf("a denied client got %q through", got)
+		}
+		c.Close()
+		serverLog.waitFor(t, "result=denied")
+		log := lb.waitFor(t, "result=refused_by_target", `reason="closed the connection before sending any data`)
+		if strings.Contains(log, "result=ok") {
+			t.Errorf("the refused connection is also logged as ok:\n%s", log)
+		}
+	})
+	t.Run("target sends an alert", func(t *testing.T) {
+		f := testpki.Good(t, testpki.ECDSAP256)
+		cfg := fixtureTLS(f)
+		cfg.ClientAuth = tls.RequireAnyClientCert
+		tt := startTLSTarget(t, cfg)
+		addr, lb, _ := startClient(t, tt.addr, ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots})
+		c := dial(t, addr)
+		if got, err := roundTrip(c, "PING\r\n"); err == nil {
+			t.Fatalf("got %q from a target that wants a client certificate", got)
+		}
+		c.Close()
+		lb.waitFor(t, "result=refused_by_target", `reason="alert: certificate required"`)
+	})
+	t.Run("client ends first, target closes without answering", func(t *testing.T) {
+		f := testpki.Good(t, testpki.ECDSAP256)
+		tt := startTLSTarget(t, fixtureTLS(f))
+		addr, lb, _ := startClient(t, tt.addr, ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots})
+		c := dial(t, addr)
+		c.(*net.TCPConn).CloseWrite()
+		c.SetDeadline(time.Now().Add(testTimeout))
+		if n, err := io.Copy(io.Discard, c); err != nil || n != 0 {
+			t.Fatalf("read %d bytes, %v", n, err)
+		}
+		log := lb.waitFor(t, "connection closed", "bytes_down=0")
+		if !strings.Contains(log, "result=ok") || strings.Contains(log, "refused_by_target") {
+			t.Errorf("a finished exchange is not logged as ok:\n%s", log)
+		}
+	})
 }

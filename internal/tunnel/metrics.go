@@ -60,7 +60,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		reg: reg,
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tlsgate_tunnel_connections_total",
-			Help: "Accepted connections by result: ok, handshake_failed, denied, target_down, target_unreachable, error.",
+			Help: "Accepted connections by result: ok, handshake_failed, denied, refused_by_target, target_down, target_unreachable, error.",
 		}, []string{"result"}),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tlsgate_open_connections", Help: "Connections open on the tunnel listener.",

@@ -38,6 +38,13 @@ func putBuffer(bp *[]byte) {
 type byteCount struct {
 	n       atomic.Int64
 	counter prometheus.Counter
+
+	// srcEnd is how reading the source ended (io.EOF for a clean end), and
+	// endedFirst whether it ended before the other direction's source.
+	srcEnd     error
+	endedFirst bool
+	ended      *atomic.Bool // shared by both directions of one relay
+	err        error        // what the pipe returned
 }
 
 func (c *byteCount) add(n int) {
@@ -94,8 +101,14 @@ func relay(accepted, target end, up, down *byteCount) error {
 	accepted.init()
 	target.init()
 	errc := make(chan error, 2)
-	go func() { errc <- pipe(target, accepted, up) }()
-	go func() { errc <- pipe(accepted, target, down) }()
+	var ended atomic.Bool
+	up.ended, down.ended = &ended, &ended
+	run := func(dst, src end, count *byteCount) {
+		count.err = pipe(dst, src, count)
+		errc <- count.err
+	}
+	go run(target, accepted, up)
+	go run(accepted, target, down)
 	first := <-errc
 	if first != nil {
 		accepted.Close()
@@ -111,6 +124,12 @@ func relay(accepted, target end, up, down *byteCount) error {
 func pipe(dst, src end, count *byteCount) error {
 	for {
 		bp, n, rerr := src.read()
+		if rerr != nil {
+			// Taken before the end is passed on, so that the order is
+			// the order in which the two sides ended.
+			count.srcEnd = rerr
+			count.endedFirst = count.ended != nil && count.ended.CompareAndSwap(false, true)
+		}
 		if n > 0 {
 			var w int
 			var werr error
