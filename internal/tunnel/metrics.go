@@ -36,12 +36,14 @@ type Metrics struct {
 	certReloads       *prometheus.CounterVec
 	certExpiry        *prometheus.GaugeVec
 
-	up, down   prometheus.Counter
-	targetDown atomic.Bool
+	up, down      prometheus.Counter
+	targetDown    atomic.Bool
+	targetChecked atomic.Bool // a connection to the target has been tried
 }
 
 // setTargetUp records whether the target accepts connections.
 func (m *Metrics) setTargetUp(up bool) {
+	m.targetChecked.Store(true)
 	m.targetDown.Store(!up)
 	if up {
 		m.targetUp.Set(1)
@@ -104,7 +106,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	for _, r := range []string{"pin_mismatch", "not_tls", "timeout", "peer_closed", "protocol_version", "no_shared_parameters", "other"} {
 		m.handshakeFailures.WithLabelValues(r)
 	}
-	for _, r := range []string{"ok", "handshake_failed", "denied", "target_down", "target_unreachable", "error"} {
+	for _, r := range []string{"ok", "handshake_failed", "denied", "refused_by_target", "target_down", "target_unreachable", "error"} {
 		m.connections.WithLabelValues(r)
 	}
 	reg.MustRegister(m.connections, m.open, m.bytes, m.duration, m.handshakes, m.handshakeFailures,
@@ -139,8 +141,9 @@ func (m *Metrics) countHandshake(cs tls.ConnectionState) {
 	m.handshakes.WithLabelValues(tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), cs.CurveID.String(), resumed).Inc()
 }
 
-// AdminHandler serves /metrics, /healthz and /readyz (503 while the target
-// is down), and, when deny is not nil,
+// AdminHandler serves /metrics, /healthz and /readyz (503 until a first
+// connection to the target has succeeded and while it is down), and, when
+// deny is not nil,
 // the deny-list at /deny: GET lists it, POST adds and DELETE removes the
 // entry given as JSON {"entry": "serial:0A:1B", "note": "..."}. Adding an
 // entry closes the open connections of the identities it names.
@@ -155,6 +158,11 @@ func (m *Metrics) AdminHandler(deny *authz.DenyList) http.Handler {
 	// the tunnel out of rotation while its service is down.
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !m.targetChecked.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("target not checked yet\n"))
+			return
+		}
 		if m.targetDown.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte("target down\n"))

@@ -148,6 +148,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("tunnel listening", "mode", ModeServer, "listen", ln.Addr().String(), "target", s.opts.Target,
 		"client_auth", s.cfg.ClientAuth, "allow", s.cfg.Policy.String())
+	go s.target.check(ctx)
 	if s.cfg.DenyList != nil {
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()

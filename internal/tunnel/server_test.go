@@ -112,7 +112,8 @@ func TestServerAuthorizesClients(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			echo, accepted := startEcho(t)
-			addr, lb, _ := m.startServer(t, echo, tc.auth, nil, "uri:spiffe://corp.test/billing")
+			addr, lb, s := m.startServer(t, echo, tc.auth, nil, "uri:spiffe://corp.test/billing")
+			base := afterStartCheck(t, s.m, accepted)
 			c, err := dialTLS(t, addr, m.clientTLS(tc.client))
 			var got string
 			if err == nil {
@@ -127,7 +128,7 @@ func TestServerAuthorizesClients(t *testing.T) {
 				if err == nil {
 					t.Fatalf("refused client got %q back", got)
 				}
-				if n := accepted(); n != 0 {
+				if n := accepted() - base; n != 0 {
 					t.Errorf("target accepted %d connections for a refused client", n)
 				}
 			}
@@ -204,14 +205,25 @@ func TestNewServerRejectsBadConfig(t *testing.T) {
 	}
 }
 
-// TestTargetDownThenBack closes connections at once while the target is
-// down and serves again once the prober sees it back.
+// TestTargetDownThenBack: a target that goes down while the tunnel runs
+// makes the next connection fail, marks the target down, closes further
+// connections at once and serves again once the prober sees it back.
 func TestTargetDownThenBack(t *testing.T) {
 	m := newMTLSSetup(t)
 	ln := listenLoopback(t)
 	target := ln.Addr().String()
-	ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 	addr, lb, s := m.startServer(t, target, ClientAuthOff, nil)
+	waitReadyz(t, s.m, http.StatusOK)
+	ln.Close()
 
 	c, err := dialTLS(t, addr, m.clientTLS(nil))
 	if err == nil {
@@ -236,11 +248,28 @@ func TestTargetDownThenBack(t *testing.T) {
 	}
 	lb.waitFor(t, "result=target_down")
 
-	back, err := net.Listen("tcp", target)
+	listenAgain(t, target)
+	lb.waitFor(t, "target answers again")
+	c3, err := dialTLS(t, addr, m.clientTLS(nil))
 	if err != nil {
-		t.Skipf("cannot listen on %s again: %v", target, err)
+		t.Fatal(err)
 	}
-	defer back.Close()
+	if got, err := roundTrip(c3, "PING\r\n"); err != nil || got != "PING\r\n" {
+		t.Fatalf("after the target came back: %q, %v", got, err)
+	}
+	if code := readyz(t, s.m); code != http.StatusOK {
+		t.Errorf("/readyz = %d after the target came back", code)
+	}
+}
+
+// listenAgain serves a one-message echo on addr, a target coming back.
+func listenAgain(t *testing.T, addr string) {
+	t.Helper()
+	back, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	t.Cleanup(func() { back.Close() })
 	go func() {
 		for {
 			c, err := back.Accept()
@@ -256,16 +285,83 @@ func TestTargetDownThenBack(t *testing.T) {
 			}()
 		}
 	}()
-	lb.waitFor(t, "target answers again")
-	c3, err := dialTLS(t, addr, m.clientTLS(nil))
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestReadinessChecksTargetAtStart: both modes try the target once when
+// they start, before any client comes. /readyz is 200 only once that
+// connection succeeded; a target that is down at start leaves the tunnel
+// running, not ready, and retried until the target answers.
+func TestReadinessChecksTargetAtStart(t *testing.T) {
+	if code := readyz(t, NewMetrics(nil)); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d before the target was tried", code)
 	}
-	if got, err := roundTrip(c3, "PING\r\n"); err != nil || got != "PING\r\n" {
-		t.Fatalf("after the target came back: %q, %v", got, err)
+	m := newMTLSSetup(t)
+	t.Run("server mode, target up", func(t *testing.T) {
+		echo, accepted := startEcho(t)
+		_, _, s := m.startServer(t, echo, ClientAuthOff, nil)
+		if n := afterStartCheck(t, s.m, accepted); n != 1 {
+			t.Errorf("the target saw %d connections, want the one check", n)
+		}
+	})
+	t.Run("client mode, target up", func(t *testing.T) {
+		echo, _ := startEcho(t)
+		serverAddr, _, _ := m.startServer(t, echo, ClientAuthOff, nil)
+		_, _, c := startClient(t, serverAddr, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots})
+		waitReadyz(t, c.m, http.StatusOK)
+	})
+	for _, mode := range []Mode{ModeServer, ModeClient} {
+		t.Run(string(mode)+" mode, target down", func(t *testing.T) {
+			ln := listenLoopback(t)
+			target := ln.Addr().String()
+			ln.Close()
+			var lb *logBuffer
+			var metrics *Metrics
+			if mode == ModeServer {
+				var s *Server
+				_, lb, s = m.startServer(t, target, ClientAuthOff, nil)
+				metrics = s.m
+			} else {
+				var c *Client
+				_, lb, c = startClient(t, target, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots})
+				metrics = c.m
+			}
+			lb.waitFor(t, "target is down")
+			waitReadyz(t, metrics, http.StatusServiceUnavailable)
+			listenAgain(t, target)
+			waitReadyz(t, metrics, http.StatusOK)
+		})
 	}
-	if code := readyz(t, s.m); code != http.StatusOK {
-		t.Errorf("/readyz = %d after the target came back", code)
+}
+
+// afterStartCheck waits until the tunnel has connected to the target once
+// at start and the target has accepted that connection, and returns the
+// number of connections the target has accepted.
+func afterStartCheck(t *testing.T, m *Metrics, accepted func() int) int {
+	t.Helper()
+	waitReadyz(t, m, http.StatusOK)
+	deadline := time.Now().Add(testTimeout)
+	for accepted() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the target never saw the check at start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return accepted()
+}
+
+// waitReadyz polls /readyz until it answers want.
+func waitReadyz(t *testing.T, m *Metrics, want int) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		code := readyz(t, m)
+		if code == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %d, want %d", code, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -354,6 +450,7 @@ func TestRevokedClientsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr, _ := serveInBackground(t, s.Serve)
+	base := afterStartCheck(t, s.m, accepted)
 	for _, tc := range []struct {
 		client *testpki.Issued
 		pass   bool
@@ -372,7 +469,7 @@ func TestRevokedClientsAreRefused(t *testing.T) {
 		}
 		lb.waitFor(t, tc.log)
 	}
-	if n := accepted(); n != 1 {
+	if n := accepted() - base; n != 1 {
 		t.Errorf("target accepted %d connections, want only the good client's", n)
 	}
 }

@@ -32,10 +32,33 @@ type target struct {
 	nextTry time.Time
 }
 
+// newTarget starts with the target's state unknown: not ready until check
+// or a client's connection has reached it.
 func newTarget(addr string, o Options) *target {
-	t := &target{addr: addr, dialTimeout: o.DialTimeout, log: o.Logger, m: o.Metrics}
-	t.m.setTargetUp(true)
-	return t
+	return &target{addr: addr, dialTimeout: o.DialTimeout, log: o.Logger, m: o.Metrics}
+}
+
+// check connects to the target once, when the tunnel starts, so that
+// readiness says whether the target answers before the first client
+// comes. A target that is down does not stop the tunnel: it is marked down
+// and retried with backoff like one that went down later.
+func (t *target) check(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
+	c, err := t.dialer.DialContext(dctx, "tcp", t.addr)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			t.markDown(ctx, err)
+		}
+		return
+	}
+	c.Close()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.down {
+		t.m.setTargetUp(true)
+		t.log.Info("target answers", "target", t.addr)
+	}
 }
 
 // errTargetDown is returned for connections refused while the target is
@@ -65,6 +88,13 @@ func (t *target) dial(ctx context.Context, probeCtx context.Context) (net.Conn, 
 	if err != nil {
 		t.markDown(probeCtx, err)
 		return nil, fmt.Errorf("connect to target %s: %w", t.addr, err)
+	}
+	if !t.m.targetChecked.Load() {
+		t.mu.Lock()
+		if !t.down {
+			t.m.setTargetUp(true)
+		}
+		t.mu.Unlock()
 	}
 	return c, nil
 }
