@@ -7,17 +7,19 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // handshakeListener hands net/http connections whose TLS handshake is
-// already complete. Each handshake runs on a short-lived goroutine of its
-// own instead of on the goroutine that then serves the connection for its
+// already complete. Handshakes run on goroutines of their own (handshaker)
+// instead of on the goroutine that then serves the connection for its
 // whole life: the handshake's cryptography needs a deep stack, and a
 // goroutine keeps a grown stack while it holds more than a quarter of it,
-// which an idle HTTP/1.1 reader parked in crypto/tls does. Handshaking
-// elsewhere leaves each idle connection with the smallest stack (8 KiB
-// less per connection).
+// which an idle HTTP/1.1 reader parked in crypto/tls does. An HTTP/1.1
+// connection then waits for its first request with a small goroutine of
+// its own and reaches net/http only when the request arrives
+// (awaitRequest).
 //
 // It does what net/http would have done around the handshake: the same
 // deadline (the server's read-header timeout), the same 400 answer to a
@@ -29,9 +31,12 @@ type handshakeListener struct {
 	g       *Gateway
 
 	ready  chan acceptResult
+	work   chan net.Conn   // to an idle handshaker
 	ctx    context.Context // canceled by Close: ends handshakes in flight
 	cancel context.CancelFunc
 	once   sync.Once
+
+	idleHandshakers atomic.Int32
 
 	mu      sync.Mutex
 	waiting map[*servedConn]struct{} // waiting for a first request; nil once closed
@@ -90,7 +95,7 @@ type acceptResult struct {
 func newHandshakeListener(inner net.Listener, config *tls.Config, timeout time.Duration, g *Gateway) *handshakeListener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &handshakeListener{inner: inner, config: config, timeout: timeout, g: g,
-		ready: make(chan acceptResult), ctx: ctx, cancel: cancel, waiting: map[*servedConn]struct{}{}}
+		ready: make(chan acceptResult), work: make(chan net.Conn), ctx: ctx, cancel: cancel, waiting: map[*servedConn]struct{}{}}
 	go l.acceptLoop()
 	return l
 }
@@ -116,7 +121,38 @@ func (l *handshakeListener) acceptLoop() {
 			l.cancel()
 			return
 		}
-		go l.handshake(c)
+		select {
+		case l.work <- c: // an idle handshaker takes it
+		default:
+			go l.handshaker(c)
+		}
+	}
+}
+
+// maxIdleHandshakers bounds the handshake goroutines kept waiting for the
+// next connection.
+const maxIdleHandshakers = 32
+
+// handshaker completes handshakes one after the other. A goroutine starts
+// with a small stack and grows it, by copying, to the depth the
+// handshake's cryptography needs: a fresh goroutine per handshake paid
+// that copying every time (about 5% of a full handshake's CPU). One that
+// stays keeps its grown stack, until the garbage collector shrinks it
+// while it waits.
+func (l *handshakeListener) handshaker(c net.Conn) {
+	for {
+		l.handshake(c)
+		if l.idleHandshakers.Add(1) > maxIdleHandshakers {
+			l.idleHandshakers.Add(-1)
+			return
+		}
+		select {
+		case c = <-l.work:
+			l.idleHandshakers.Add(-1)
+		case <-l.ctx.Done():
+			l.idleHandshakers.Add(-1)
+			return
+		}
 	}
 }
 
