@@ -166,8 +166,9 @@ func (l *handshakeListener) handshake(raw net.Conn) {
 		raw.Close()
 		return
 	}
-	if l.g.handshakeDone(tc) == "h2" {
-		// net/http's HTTP/2 server takes only a *tls.Conn.
+	if alpn := l.g.handshakeDone(tc); alpn != "" && alpn != "http/1.1" {
+		// HTTP/2, and protocols net/http closes (acme-tls/1), go to
+		// net/http as they are: its HTTP/2 server takes only a *tls.Conn.
 		if l.timeout > 0 {
 			raw.SetDeadline(time.Time{})
 		}

@@ -176,6 +176,38 @@ func TestShutdownEndsConnectionsWithoutRequest(t *testing.T) {
 	}
 }
 
+// alpnSource is a certificate source whose site offers another ALPN
+// protocol too, as the ACME source offers acme-tls/1.
+type alpnSource struct {
+	certsource.Source
+	proto string
+}
+
+func (a alpnSource) ALPNProtocols() []string { return []string{a.proto} }
+
+// TestNonHTTPProtocolIsClosedAtOnce: a connection that negotiated a
+// protocol net/http does not serve (acme-tls/1, used only to present a
+// validation certificate) is closed after its handshake, not held until
+// the header timeout like a client yet to send its request.
+func TestNonHTTPProtocolIsClosedAtOnce(t *testing.T) {
+	site, roots := siteFor(t, whoamiRoute())
+	site.Certs = alpnSource{Source: site.Certs, proto: "acme-tls/1"}
+	tg := startGateway(t, &Config{Sites: []*Site{site}, Limits: Limits{ReadHeaderTimeout: time.Minute}}, roots)
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tg.https,
+		&tls.Config{ServerName: "localhost", RootCAs: roots, NextProtos: []string{"acme-tls/1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p := c.ConnectionState().NegotiatedProtocol; p != "acme-tls/1" {
+		t.Fatalf("negotiated %q, want acme-tls/1", p)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Errorf("the gateway kept an acme-tls/1 connection open: %v", err)
+	}
+}
+
 // TestFirstRequestHeaderDeadline: the first read deadline net/http sets,
 // the one for the first request's headers, cannot reach past the one that
 // ran from the end of the handshake; later ones are net/http's own.
