@@ -140,6 +140,7 @@ func pipe(dst, src end, count *byteCount) error {
 			}
 			count.add(w)
 			if werr != nil {
+				putBuffer(bp)
 				return werr
 			}
 		}
