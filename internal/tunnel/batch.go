@@ -35,7 +35,6 @@ type batchConn struct {
 
 	in      *[]byte // read side, used by one reader at a time (crypto/tls serialises reads)
 	pending []byte  // unread part of *in
-	record  recordTracker
 }
 
 func newBatchConn(c net.Conn) *batchConn {
@@ -89,10 +88,6 @@ func (b *batchConn) flush() error {
 // nothing is left, takes everything the network holds now in one system
 // call, waiting only while there is nothing at all. Deadlines apply as on
 // the connection itself.
-//
-// It hands out at most one record at a time, so that crypto/tls never holds
-// a complete record it has not decrypted: once pending is empty, the next
-// byte the relay needs is on the network, and waiting there is safe.
 func (b *batchConn) Read(p []byte) (int, error) {
 	if len(b.pending) == 0 && b.raw != nil {
 		if err := b.fill(); err != nil {
@@ -102,66 +97,13 @@ func (b *batchConn) Read(p []byte) (int, error) {
 	if len(b.pending) == 0 {
 		return b.Conn.Read(p)
 	}
-	n := copy(p[:min(len(p), b.record.limit(b.pending))], b.pending)
-	b.record.consumed(b.pending[:n])
+	n := copy(p, b.pending)
 	b.pending = b.pending[n:]
 	if len(b.pending) == 0 {
 		putBuffer(b.in)
 		b.in, b.pending = nil, nil
 	}
 	return n, nil
-}
-
-// recordTracker follows the record boundaries in the bytes handed to
-// crypto/tls: a record is a 5-byte header, whose last two bytes give the
-// length of the body that follows.
-type recordTracker struct {
-	header   [5]byte
-	headerN  int // header bytes seen of the current record
-	bodyLeft int // body bytes still to come once the header is complete
-}
-
-// limit is how many bytes of p belong to the current record.
-func (r *recordTracker) limit(p []byte) int {
-	if r.headerN < len(r.header) {
-		need := len(r.header) - r.headerN
-		if len(p) < need {
-			return len(p)
-		}
-		var h [5]byte
-		copy(h[copy(h[:], r.header[:r.headerN]):], p[:need])
-		return min(len(p), need+int(h[3])<<8|int(h[4]))
-	}
-	return min(len(p), r.bodyLeft)
-}
-
-// consumed moves the tracker past p.
-func (r *recordTracker) consumed(p []byte) {
-	for len(p) > 0 {
-		if r.headerN < len(r.header) {
-			k := copy(r.header[r.headerN:], p)
-			r.headerN += k
-			p = p[k:]
-			if r.headerN < len(r.header) {
-				return
-			}
-			r.bodyLeft = int(r.header[3])<<8 | int(r.header[4])
-		}
-		k := min(len(p), r.bodyLeft)
-		r.bodyLeft -= k
-		p = p[k:]
-		if r.bodyLeft == 0 {
-			r.headerN = 0
-		}
-	}
-}
-
-// await waits until the next read has data to hand out, without holding a
-// buffer while it waits.
-func (b *batchConn) await() {
-	if len(b.pending) == 0 && b.raw != nil {
-		b.fill() // an error comes back again from the next Read
-	}
 }
 
 func (b *batchConn) fill() error {

@@ -2,13 +2,19 @@ package tunnel
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/tlsgate/tlsgate/internal/testpki"
+	"github.com/tlsgate/tlsgate/internal/testtool"
 )
 
 // tcpPair returns both ends of one loopback TCP connection.
@@ -76,47 +82,6 @@ func TestBatchConnReadsWholeAndLetsGo(t *testing.T) {
 	}
 }
 
-// TestRecordTracker hands a stream of TLS records to crypto/tls in pieces
-// of every size: no piece crosses the end of a record, so crypto/tls never
-// holds the start of a record it has not asked for.
-func TestRecordTracker(t *testing.T) {
-	var stream []byte
-	var ends []int // offsets where a record ends
-	for _, n := range []int{0, 1, 4, 16384 + 256, 5, 300, 0, 70} {
-		stream = append(stream, 23, 3, 3, byte(n>>8), byte(n))
-		stream = append(stream, make([]byte, n)...)
-		ends = append(ends, len(stream))
-	}
-	for _, piece := range []int{1, 2, 3, 5, 6, 7, 100, 16389, 1 << 20} {
-		var r recordTracker
-		isEnd := map[int]bool{}
-		for _, e := range ends {
-			isEnd[e] = true
-		}
-		seen := map[int]bool{}
-		for off := 0; off < len(stream); {
-			avail := stream[off:min(len(stream), off+piece)]
-			n := r.limit(avail)
-			if n <= 0 {
-				t.Fatalf("piece %d: no progress at offset %d", piece, off)
-			}
-			for _, e := range ends {
-				if off < e && e < off+n {
-					t.Fatalf("piece %d: bytes %d-%d cross the end of a record at %d", piece, off, off+n, e)
-				}
-			}
-			r.consumed(avail[:n])
-			off += n
-			if isEnd[off] {
-				seen[off] = true
-			}
-		}
-		if len(seen) != len(isEnd) {
-			t.Errorf("piece %d: stopped at %d of %d record ends", piece, len(seen), len(isEnd))
-		}
-	}
-}
-
 // TestBatchConnReadErrors keeps the errors callers tell apart: a deadline
 // is a timeout, a closed connection is net.ErrClosed, and the peer's
 // close is io.EOF.
@@ -180,10 +145,33 @@ func TestBatchConnGathersRecords(t *testing.T) {
 func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 	m := newMTLSSetup(t)
 	echo, _ := startEcho(t)
-	serverAddr, _, _ := m.startServer(t, echo, ClientAuthOff, nil)
-	addr, _, _ := startClient(t, serverAddr, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots})
+	// With client certificates, a Go server sends its session tickets after
+	// the client's handshake is over, as OpenSSL always does: records that
+	// carry no data and arrive on an otherwise idle connection.
+	serverAddr, _, _ := m.startServer(t, echo, ClientAuthRequire, nil, "uri:spiffe://corp.test/billing")
+	billing := m.billing.TLSCertificate()
+	addr, lb, _ := startClient(t, serverAddr, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots,
+		ClientCertificate: func() (*tls.Certificate, error) { return &billing, nil }})
 
 	before := buffersHeld.Load()
+	waitHeld := func(when string) {
+		t.Helper()
+		deadline := time.Now().Add(testTimeout)
+		for buffersHeld.Load() > before {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s, an idle connection holds %d relay buffers", when, buffersHeld.Load()-before)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// A new connection: the handshake is done and the server has sent its
+	// session tickets, but no data has passed yet.
+	fresh := dial(t, addr)
+	defer fresh.Close()
+	lb.waitFor(t, "connection established")
+	time.Sleep(50 * time.Millisecond)
+	waitHeld("before any data")
+
 	c := dial(t, addr)
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(testTimeout))
@@ -196,10 +184,61 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 	if got, err := roundTrip(c, "PING\r\n"); err != nil || got != "PING\r\n" {
 		t.Fatalf("after the burst: %q, %v", got, err)
 	}
-	deadline := time.Now().Add(testTimeout)
+	waitHeld("after a burst each way")
+}
+
+// TestIdleAfterSessionTickets points a client tunnel at openssl s_server,
+// which sends its TLS 1.3 session tickets after the handshake, on their
+// own: records that carry no data. A connection that has received only
+// those is idle and holds no relay buffer.
+func TestIdleAfterSessionTickets(t *testing.T) {
+	bin := testtool.Need(t, "openssl")
+	f := testpki.Good(t, testpki.ECDSAP256)
+	files := f.WriteFiles(t, t.TempDir())
+	ln := listenLoopback(t)
+	target := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*testTimeout)
+	defer cancel()
+	srv := exec.CommandContext(ctx, bin, "s_server", "-accept", target, "-cert", files.Chain, "-cert_chain", files.Chain, "-key", files.Key,
+		"-tls1_3", "-num_tickets", "2", "-quiet")
+	// s_server sends what it reads on stdin and quits at its end: keep it
+	// open and silent.
+	stdin, err := srv.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	var out bytes.Buffer
+	srv.Stdout, srv.Stderr = &out, &out
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); srv.Wait() })
+	for deadline := time.Now().Add(testTimeout); ; {
+		c, err := net.Dial("tcp", target)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("openssl s_server does not listen on %s: %v\n%s", target, err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	addr, lb, _ := startClient(t, target, ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots})
+	before := buffersHeld.Load()
+	c := dial(t, addr)
+	defer c.Close()
+	lb.waitFor(t, "connection established")
+	time.Sleep(100 * time.Millisecond) // the tickets arrive and are read
+	// The target stays up well beyond this wait, so a buffer given back
+	// here was not given back because the connection ended.
+	deadline := time.Now().Add(2 * time.Second)
 	for buffersHeld.Load() > before {
 		if time.Now().After(deadline) {
-			t.Fatalf("an idle connection holds %d relay buffers", buffersHeld.Load()-before)
+			t.Fatalf("a connection that received only session tickets holds %d relay buffers", buffersHeld.Load()-before)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -60,10 +60,12 @@ type end struct {
 	tls   *tls.Conn
 	batch *batchConn
 	raw   syscall.RawConn
+	first []byte // one byte: what a TLS side waits for data with
 }
 
 func (e *end) init() {
 	if e.tls != nil {
+		e.first = make([]byte, 1)
 		return
 	}
 	if sc, ok := e.Conn.(syscall.Conn); ok {
@@ -73,23 +75,33 @@ func (e *end) init() {
 	}
 }
 
-// read waits for data, then returns it in a pooled buffer.
+// read waits for data, then returns it in a pooled buffer. While it waits
+// it holds no buffer: a plaintext side waits on the socket; a TLS side
+// reads a single byte, since crypto/tls may take records that carry no
+// data (session tickets, key updates) and then wait for the next one, and
+// takes the buffer once that byte has come, with the rest of what arrived.
 func (e end) read() (*[]byte, int, error) {
-	if e.raw != nil {
+	switch {
+	case e.raw != nil:
 		bp, n, err := readReady(e.raw)
 		if err != nil {
 			return nil, 0, opError(e.Conn, err)
 		}
 		return bp, n, nil
-	}
-	if e.batch != nil {
-		e.batch.await()
+	case e.tls != nil:
+		n, err := e.tls.Read(e.first)
+		if n == 0 {
+			return nil, 0, err
+		}
+		bp := getBuffer()
+		(*bp)[0] = e.first[0]
+		if err == nil {
+			n, err = readMore(e.tls, *bp, n)
+		}
+		return bp, n, err
 	}
 	bp := getBuffer()
 	n, err := e.Read(*bp)
-	if err == nil && e.tls != nil {
-		n, err = readMore(e.tls, *bp, n)
-	}
 	return bp, n, err
 }
 
