@@ -316,17 +316,34 @@ func TestReadinessChecksTargetAtStart(t *testing.T) {
 			ln.Close()
 			var lb *logBuffer
 			var metrics *Metrics
+			var connect func() net.Conn
 			if mode == ModeServer {
 				var s *Server
-				_, lb, s = m.startServer(t, target, ClientAuthOff, nil)
+				var addr string
+				addr, lb, s = m.startServer(t, target, ClientAuthOff, nil)
 				metrics = s.m
+				connect = func() net.Conn {
+					c, err := dialTLS(t, addr, m.clientTLS(nil))
+					if err != nil {
+						t.Fatal(err)
+					}
+					return c
+				}
 			} else {
 				var c *Client
-				_, lb, c = startClient(t, target, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots})
+				var addr string
+				addr, lb, c = startClient(t, target, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots})
 				metrics = c.m
+				connect = func() net.Conn { return dial(t, addr) }
 			}
-			lb.waitFor(t, "target is down")
+			lb.waitFor(t, "target does not answer yet")
 			waitReadyz(t, metrics, http.StatusServiceUnavailable)
+			// The failed check alone does not turn clients away: the
+			// next one still tries the target itself.
+			if got, err := roundTrip(connect(), "PING\r\n"); err == nil {
+				t.Fatalf("relayed %q to a target that is down", got)
+			}
+			lb.waitFor(t, "result=target_unreachable")
 			listenAgain(t, target)
 			waitReadyz(t, metrics, http.StatusOK)
 		})

@@ -27,7 +27,8 @@ type target struct {
 	dialer      net.Dialer
 
 	mu      sync.Mutex
-	down    bool
+	down    bool // new connections fail at once
+	probing bool // a prober runs
 	lastErr error
 	nextTry time.Time
 }
@@ -40,21 +41,27 @@ func newTarget(addr string, o Options) *target {
 
 // check connects to the target once, when the tunnel starts, so that
 // readiness says whether the target answers before the first client
-// comes. A target that is down does not stop the tunnel: it is marked down
-// and retried with backoff like one that went down later.
+// comes. A target that does not answer yet leaves the tunnel running and
+// not ready, and is retried with backoff until it answers; clients that
+// come meanwhile still try it themselves, since tunnels and their targets
+// often start in no particular order.
 func (t *target) check(ctx context.Context) {
 	dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
 	c, err := t.dialer.DialContext(dctx, "tcp", t.addr)
 	cancel()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if err != nil {
-		if ctx.Err() == nil {
-			t.markDown(ctx, err)
+		if ctx.Err() != nil || t.m.targetChecked.Load() {
+			return // stopping, or a client got there first
 		}
+		t.lastErr = err
+		t.m.setTargetUp(false)
+		t.log.Warn("target does not answer yet; not ready until it does", "target", t.addr, "error", err)
+		t.startProbe(ctx)
 		return
 	}
 	c.Close()
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if !t.down {
 		t.m.setTargetUp(true)
 		t.log.Info("target answers", "target", t.addr)
@@ -89,7 +96,7 @@ func (t *target) dial(ctx context.Context, probeCtx context.Context) (net.Conn, 
 		t.markDown(probeCtx, err)
 		return nil, fmt.Errorf("connect to target %s: %w", t.addr, err)
 	}
-	if !t.m.targetChecked.Load() {
+	if !t.m.targetChecked.Load() || t.m.targetDown.Load() {
 		t.mu.Lock()
 		if !t.down {
 			t.m.setTargetUp(true)
@@ -110,7 +117,15 @@ func (t *target) markDown(ctx context.Context, err error) {
 	t.nextTry = time.Now().Add(minRetryDelay)
 	t.m.setTargetUp(false)
 	t.log.Error("target is down; closing new connections until it answers again", "target", t.addr, "error", err)
-	go t.probe(ctx)
+	t.startProbe(ctx)
+}
+
+// startProbe starts the prober unless one runs; t.mu is held.
+func (t *target) startProbe(ctx context.Context) {
+	if !t.probing {
+		t.probing = true
+		go t.probe(ctx)
+	}
 }
 
 // probe retries the target with exponential backoff until it answers or ctx
@@ -120,6 +135,9 @@ func (t *target) probe(ctx context.Context) {
 	for attempt := 1; ; attempt++ {
 		select {
 		case <-ctx.Done():
+			t.mu.Lock()
+			t.probing = false
+			t.mu.Unlock()
 			return
 		case <-time.After(delay):
 		}
@@ -128,10 +146,12 @@ func (t *target) probe(ctx context.Context) {
 		cancel()
 		if err == nil {
 			c.Close()
+			// In one step with clearing down, so that a failure right
+			// after starts a new prober.
 			t.mu.Lock()
-			t.down, t.lastErr = false, nil
-			t.mu.Unlock()
+			t.down, t.lastErr, t.probing = false, nil, false
 			t.m.setTargetUp(true)
+			t.mu.Unlock()
 			t.log.Info("target answers again", "target", t.addr, "attempts", attempt)
 			return
 		}
