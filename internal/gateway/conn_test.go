@@ -21,6 +21,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/tlsgate/tlsgate/internal/authz"
 	"github.com/tlsgate/tlsgate/internal/certsource"
 	"github.com/tlsgate/tlsgate/internal/testpki"
 )
@@ -174,6 +175,35 @@ func TestShutdownEndsConnectionsWithoutRequest(t *testing.T) {
 			t.Errorf("the %s connection was not closed by Shutdown: %v", name, err)
 		}
 	}
+}
+
+// TestDenyListClosesConnectionWithoutRequest: a verified client that has
+// not sent its first request yet (its connection still waits in the
+// gateway, not in net/http) is closed when it is denied, and counted
+// closed.
+func TestDenyListClosesConnectionWithoutRequest(t *testing.T) {
+	mg := startMTLS(t, false)
+	billing := mg.issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}})
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", mg.https, &tls.Config{
+		ServerName: "localhost", RootCAs: mg.roots, Certificates: []tls.Certificate{billing}, NextProtos: []string{"http/1.1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitUntil(t, "the handshake counted", func() bool { return handshakesCounted(t, mg.g) >= 1 })
+	entry, err := authz.ParseDenyEntry("serial:" + billing.Leaf.SerialNumber.Text(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg.g.DenyList().Add(entry)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection of the denied client is still open")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the connection of the denied client was not closed within 10s")
+	}
+	waitUntil(t, "no open connections", func() bool { return metricValue(t, mg.testGateway, "tlsgate_open_connections") == 0 })
 }
 
 // alpnSource is a certificate source whose site offers another ALPN

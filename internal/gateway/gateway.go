@@ -42,7 +42,7 @@ type Gateway struct {
 
 	denyList *authz.DenyList
 	connMu   sync.Mutex
-	conns    map[*tls.Conn]struct{} // open HTTPS connections, for the deny-list
+	conns    map[*tls.Conn]struct{} // open HTTPS connections with a verified client, for the deny-list
 
 	baseTLS *tls.Config // listener config: only GetConfigForClient and ticket keys
 
