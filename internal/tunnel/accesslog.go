@@ -106,10 +106,11 @@ func (a *accessLog) relay(accepted, target end) {
 // refusedByTarget tells, in client mode, a target that ended the
 // connection before sending a byte while the local client was still
 // talking, and says how: with a TLS alert, a close_notify or a reset. A
-// server that refuses a client after the handshake (a tlsgate server tunnel
-// whose access rules deny the client certificate, or one whose revocation
-// check fails) looks like this; a finished exchange does not, since the
-// local client then ends first or the target has answered.
+// server that checks the client certificate when the client's side of the
+// handshake is already over looks like this: with TLS 1.3, a tlsgate server
+// tunnel whose access rules or revocation check refuse the certificate
+// sends a bad_certificate alert then. A finished exchange does not, since
+// the local client then ends first or the target has answered.
 func refusedByTarget(up, down *byteCount) string {
 	if down.n.Load() != 0 || (up.srcEnd == io.EOF && up.endedFirst) {
 		return ""
@@ -119,7 +120,7 @@ func refusedByTarget(up, down *byteCount) string {
 	case errors.As(end, &oe) && oe.Op == "remote error":
 		return "alert: " + strings.TrimPrefix(oe.Err.Error(), "tls: ")
 	case end == io.EOF:
-		return "closed the connection before sending any data; a server tunnel closes this way when its access rules or revocation check refuse the client certificate: see its log"
+		return "closed the connection before sending any data; a server that refuses clients after the handshake does this: see its log"
 	case isReset(end), isReset(up.err):
 		return "reset before sending any data"
 	}

@@ -292,11 +292,35 @@ func TestClientLogsRefusalByTarget(t *testing.T) {
 			t.Fatalf("a denied client got %q through", got)
 		}
 		c.Close()
-		serverLog.waitFor(t, "result=denied")
-		log := lb.waitFor(t, "result=refused_by_target", `reason="closed the connection before sending any data`)
+		serverLog.waitFor(t, "result=denied", "reason=no_rule_matched")
+		log := lb.waitFor(t, "result=refused_by_target", `reason="alert: bad certificate"`)
 		if strings.Contains(log, "result=ok") {
 			t.Errorf("the refused connection is also logged as ok:\n%s", log)
 		}
+	})
+	t.Run("target closes right after the handshake", func(t *testing.T) {
+		f := testpki.Good(t, testpki.ECDSAP256)
+		ln := listenLoopback(t)
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				tc := tls.Server(c, fixtureTLS(f))
+				tc.SetDeadline(time.Now().Add(testTimeout))
+				tc.Handshake()
+				tc.Close()
+			}
+		}()
+		addr, lb, _ := startClient(t, ln.Addr().String(), ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots})
+		c := dial(t, addr)
+		if got, err := roundTrip(c, "PING\r\n"); err == nil {
+			t.Fatalf("got %q from a target that closed", got)
+		}
+		c.Close()
+		lb.waitFor(t, "result=refused_by_target", `reason="closed the connection before sending any data`)
 	})
 	t.Run("target sends an alert", func(t *testing.T) {
 		f := testpki.Good(t, testpki.ECDSAP256)

@@ -121,6 +121,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	tc.Certificates = nil
 	tc.GetCertificate = cfg.GetCertificate
 	tc.NextProtos = cfg.ALPN
+	tc.VerifyConnection = nil
 	if err := CheckClientAuth(cfg.ClientAuth, cfg.Policy); err != nil {
 		return nil, err
 	}
@@ -138,6 +139,21 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		}
 	default:
 		return nil, fmt.Errorf("client authentication %q: expected require, optional or off", cfg.ClientAuth)
+	}
+	if cfg.ClientAuth != ClientAuthOff || cfg.Revocation != nil {
+		// Each connection checks its client in its own handshake. Session
+		// tickets still come from tc, as crypto/tls takes their keys from
+		// the configuration that GetConfigForClient was called on.
+		perConn := tc.Clone()
+		tc.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			ac, ok := hello.Conn.(*admissionConn)
+			if !ok {
+				return nil, nil
+			}
+			c := perConn.Clone()
+			c.VerifyConnection = ac.verify
+			return c, nil
+		}
 	}
 	return &Server{base: b, cfg: cfg, tlsConf: tc, target: newTarget(cfg.Target, b.opts)}, nil
 }
@@ -177,11 +193,19 @@ func (s *Server) closeDenied() {
 func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, oc *openConn) {
 	al := accessLog{b: s.base, start: time.Now(), client: c.RemoteAddr().String()}
 	batch := newBatchConn(c)
-	tc := tls.Server(batch, s.tlsConf)
+	ac := &admissionConn{batchConn: batch}
+	ac.verify = func(cs tls.ConnectionState) error { return s.admit(ctx, ac, cs) }
+	tc := tls.Server(ac, s.tlsConf)
 	oc.add(tc)
 	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
+	if err != nil && ac.refusal != nil {
+		al.peer = ac.peer
+		al.tlsState(ac.state)
+		al.denied(ac.refusal.reason, ac.refusal.rule, ac.refusal.msg)
+		return
+	}
 	if err != nil {
 		reason := failureReason(err)
 		s.m.handshakeFailures.WithLabelValues(reason).Inc()
@@ -195,26 +219,13 @@ func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, oc *openConn)
 	if id != nil {
 		al.peer = id.String()
 	}
-	if id != nil && s.cfg.Revocation != nil {
-		if reason, msg := s.checkRevocation(ctx, cs.VerifiedChains[0]); reason != "" {
-			al.denied(reason, "revocation", msg)
-			tc.Close()
-			return
-		}
-	}
-	if s.cfg.ClientAuth != ClientAuthOff && (id != nil || s.cfg.ClientAuth == ClientAuthRequire) {
-		d := authz.Authorize(s.cfg.Policy, s.cfg.DenyList, id)
-		if !d.Allowed {
-			al.denied(string(d.Reason), d.Rule, d.Message)
-			tc.Close()
-			return
-		}
-		al.attrs = append(al.attrs, slogRule(d.Rule))
+	if ac.rule != "" {
+		al.attrs = append(al.attrs, slogRule(ac.rule))
 	}
 	oc.mu.Lock()
 	oc.peer = id
 	oc.mu.Unlock()
-	// The deny-list may have changed between Authorize and now.
+	// The deny-list may have changed between the handshake and now.
 	if _, denied := s.cfg.DenyList.Denied(id); denied {
 		al.denied(string(authz.ReasonDenyListed), "deny-list", "denied while connecting")
 		return
@@ -228,6 +239,51 @@ func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, oc *openConn)
 		return
 	}
 	al.relay(end{Conn: tc, tls: tc, batch: batch}, end{Conn: raw})
+}
+
+// admissionConn carries, for one connection, the check of the client that
+// runs inside the handshake and what it decided. Refusing the client
+// there makes crypto/tls send it an alert (bad_certificate), so the client
+// learns it was refused instead of seeing the connection simply close.
+type admissionConn struct {
+	*batchConn
+	verify func(tls.ConnectionState) error
+
+	// Set by verify.
+	state   tls.ConnectionState
+	peer    string
+	rule    string // the allow rule that let the client in
+	refusal *refusal
+}
+
+// refusal is why a verified client was not let in.
+type refusal struct{ reason, rule, msg string }
+
+func (r *refusal) Error() string { return r.msg }
+
+// admit runs in the handshake, once the client's certificate is verified:
+// the revocation check and the allow rules decide whether it may pass.
+func (s *Server) admit(ctx context.Context, ac *admissionConn, cs tls.ConnectionState) error {
+	ac.state = cs
+	id, _ := authz.IdentityFromState(&cs)
+	if id != nil {
+		ac.peer = id.String()
+	}
+	if id != nil && s.cfg.Revocation != nil {
+		if reason, msg := s.checkRevocation(ctx, cs.VerifiedChains[0]); reason != "" {
+			ac.refusal = &refusal{reason, "revocation", msg}
+			return ac.refusal
+		}
+	}
+	if s.cfg.ClientAuth != ClientAuthOff && (id != nil || s.cfg.ClientAuth == ClientAuthRequire) {
+		d := authz.Authorize(s.cfg.Policy, s.cfg.DenyList, id)
+		if !d.Allowed {
+			ac.refusal = &refusal{string(d.Reason), d.Rule, d.Message}
+			return ac.refusal
+		}
+		ac.rule = d.Rule
+	}
+	return nil
 }
 
 // checkRevocation asks the revocation checker about the client's leaf and

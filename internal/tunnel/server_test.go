@@ -588,3 +588,60 @@ func TestAllRevocationCheckers(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedClientGetsAnAlert: the allow rules run inside the handshake,
+// so a refused client is told with a bad_certificate alert (in the
+// handshake with TLS 1.2, on its first read with TLS 1.3), while the server
+// logs the refusal as a denial, not as a failed handshake. An allowed
+// client still resumes its session.
+func TestRefusedClientGetsAnAlert(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	addr, lb, _ := m.startServer(t, echo, ClientAuthRequire, nil, "uri:spiffe://corp.test/billing")
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cfg := m.clientTLS(m.web)
+		cfg.MaxVersion = version
+		c, err := dialTLS(t, addr, cfg)
+		if err == nil {
+			_, err = roundTrip(c, "PING\r\n")
+		}
+		if err == nil || !strings.Contains(err.Error(), "bad certificate") {
+			t.Errorf("%s: a refused client saw %v, want a bad certificate alert", tls.VersionName(version), err)
+		}
+	}
+	deadline := time.Now().Add(testTimeout)
+	for strings.Count(lb.String(), "result=denied reason=no_rule_matched") < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	log := lb.String()
+	for _, v := range []string{`tls_version="TLS 1.2"`, `tls_version="TLS 1.3"`} {
+		found := false
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, v) && strings.Contains(line, "result=denied reason=no_rule_matched") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no denial logged with %s:\n%s", v, log)
+		}
+	}
+	if strings.Contains(log, "handshake_failed") {
+		t.Errorf("a refusal is logged as a failed handshake:\n%s", log)
+	}
+
+	cfg := m.clientTLS(m.billing)
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i := range 2 {
+		c, err := dialTLS(t, addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := roundTrip(c, "PING\r\n"); err != nil || got != "PING\r\n" {
+			t.Fatalf("allowed client: %q, %v", got, err)
+		}
+		if resumed := c.ConnectionState().DidResume; resumed != (i == 1) {
+			t.Errorf("connection %d: resumed = %v", i+1, resumed)
+		}
+		c.Close()
+	}
+}
