@@ -288,11 +288,15 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 //
 //	go test -run '^$' -bench IdleConnMemory -benchtime 5000x ./internal/gateway
 //
+// Read the first run of a process: later ones reuse memory the first freed,
+// so their sys-B/conn and rss-B/conn come out low.
+//
 // It reports, per connection: heap in use as the process sees it
 // (heap-B/conn, garbage included), live heap after a collection
 // (live-B/conn), goroutine stacks before and after that collection
-// (stack-B/conn, stack-gc-B/conn), resident memory (rss-B/conn) and
-// goroutines (goroutines/conn).
+// (stack-B/conn, stack-gc-B/conn), memory the runtime holds from the
+// system, less what it gave back (sys-B/conn), resident memory
+// (rss-B/conn) and goroutines (goroutines/conn).
 func BenchmarkIdleConnMemory(b *testing.B) {
 	n := b.N
 	if n > 20000 {
@@ -332,14 +336,15 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	b.ReportMetric(per(live.heapAlloc, before.heapAlloc), "live-B/conn")
 	b.ReportMetric(per(held.stackInuse, before.stackInuse), "stack-B/conn")
 	b.ReportMetric(per(live.stackInuse, before.stackInuse), "stack-gc-B/conn")
+	b.ReportMetric(per(held.sys, before.sys), "sys-B/conn")
 	b.ReportMetric(per(held.rss, before.rss), "rss-B/conn")
 	b.ReportMetric(per(uint64(held.goroutines), uint64(before.goroutines)), "goroutines/conn")
 	b.ReportMetric(0, "ns/op")
 }
 
 type memSample struct {
-	heapInuse, heapAlloc, stackInuse, rss uint64
-	goroutines                            int
+	heapInuse, heapAlloc, stackInuse, sys, rss uint64
+	goroutines                                 int
 }
 
 func memNow(collect bool) memSample {
@@ -349,7 +354,7 @@ func memNow(collect bool) memSample {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return memSample{heapInuse: ms.HeapInuse, heapAlloc: ms.HeapAlloc, stackInuse: ms.StackInuse,
-		rss: residentBytes(), goroutines: runtime.NumGoroutine()}
+		sys: ms.Sys - ms.HeapReleased, rss: residentBytes(), goroutines: runtime.NumGoroutine()}
 }
 
 // residentBytes is VmRSS from /proc/self/status, 0 where there is none.
