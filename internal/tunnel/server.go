@@ -121,7 +121,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	tc.Certificates = nil
 	tc.GetCertificate = cfg.GetCertificate
 	tc.NextProtos = cfg.ALPN
-	tc.VerifyConnection = nil
 	if err := CheckClientAuth(cfg.ClientAuth, cfg.Policy); err != nil {
 		return nil, err
 	}
@@ -145,13 +144,21 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		// tickets still come from tc, as crypto/tls takes their keys from
 		// the configuration that GetConfigForClient was called on.
 		perConn := tc.Clone()
+		baseVerify := tc.VerifyConnection
 		tc.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			ac, ok := hello.Conn.(*admissionConn)
 			if !ok {
 				return nil, nil
 			}
 			c := perConn.Clone()
-			c.VerifyConnection = ac.verify
+			c.VerifyConnection = func(cs tls.ConnectionState) error {
+				if baseVerify != nil {
+					if err := baseVerify(cs); err != nil {
+						return err
+					}
+				}
+				return ac.verify(cs)
+			}
 			return c, nil
 		}
 	}

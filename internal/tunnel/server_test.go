@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -643,5 +644,39 @@ func TestRefusedClientGetsAnAlert(t *testing.T) {
 			t.Errorf("connection %d: resumed = %v", i+1, resumed)
 		}
 		c.Close()
+	}
+}
+
+// TestServerKeepsBaseVerifyConnection: a VerifyConnection in the base TLS
+// configuration still runs, with or without client authentication, before
+// the allow rules.
+func TestServerKeepsBaseVerifyConnection(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	for _, auth := range []ClientAuth{ClientAuthOff, ClientAuthRequire} {
+		var calls atomic.Int32
+		base := &tls.Config{VerifyConnection: func(tls.ConnectionState) error { calls.Add(1); return nil }}
+		p, _ := authz.ParsePolicy([]string{"uri:spiffe://corp.test/billing"})
+		if auth == ClientAuthOff {
+			p, _ = authz.ParsePolicy(nil)
+		}
+		opts, _ := testOptions(t, echo)
+		cert := m.server.TLSCertificate()
+		s, err := NewServer(ServerConfig{Options: opts, BaseTLS: base, ClientAuth: auth, ClientCAs: m.clientCA.Root().Pool(), Policy: p,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, _ := serveInBackground(t, s.Serve)
+		c, err := dialTLS(t, addr, m.clientTLS(m.billing))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := roundTrip(c, "PING\r\n"); err != nil || got != "PING\r\n" {
+			t.Fatalf("client auth %s: %q, %v", auth, got, err)
+		}
+		if calls.Load() != 1 {
+			t.Errorf("client auth %s: the base VerifyConnection ran %d times, want once", auth, calls.Load())
+		}
 	}
 }
