@@ -71,15 +71,15 @@ func TestHandshakersAreBoundedAndEnd(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	waitUntil(t, "every handshake counted", func() bool { return handshakesCounted(t, tg.g) >= n })
-	waitUntil(t, "handshakers back to waiting", func() bool { return handshakersRunning(false) == handshakersRunning(true) })
+	waitFor(t, "every handshake counted", func() bool { return handshakesCounted(t, tg.g) >= n })
+	waitFor(t, "handshakers back to waiting", func() bool { return handshakersRunning(false) == handshakersRunning(true) })
 	if got := handshakersRunning(true); got < 1 || got > maxIdleHandshakers {
 		t.Errorf("%d handshake goroutines wait after a burst of %d, want 1 to %d", got, n, maxIdleHandshakers)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tg.g.Shutdown(ctx)
-	waitUntil(t, "no handshake goroutine after shutdown", func() bool { return handshakersRunning(false) == 0 })
+	waitFor(t, "no handshake goroutine after shutdown", func() bool { return handshakersRunning(false) == 0 })
 }
 
 // handshakersRunning counts the goroutines in handshaker, or only those
@@ -127,7 +127,7 @@ func TestOpenConnectionsGauge(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	waitUntil(t, "3 open connections", func() bool { return open() == 3 })
+	waitFor(t, "3 open connections", func() bool { return open() == 3 })
 	// A failed handshake: plain HTTP on the HTTPS port.
 	p, err := net.DialTimeout("tcp", tg.https, 5*time.Second)
 	if err != nil {
@@ -143,7 +143,7 @@ func TestOpenConnectionsGauge(t *testing.T) {
 	raw.Close()
 	c.Close()
 	client.CloseIdleConnections()
-	waitUntil(t, "no open connections", func() bool { return open() == 0 })
+	waitFor(t, "no open connections", func() bool { return open() == 0 })
 }
 
 // TestShutdownEndsConnectionsWithoutRequest: neither a client that never
@@ -163,7 +163,7 @@ func TestShutdownEndsConnectionsWithoutRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	waitUntil(t, "both connections accepted", func() bool { return metricValue(t, tg, "tlsgate_open_connections") == 2 })
+	waitFor(t, "both connections accepted", func() bool { return metricValue(t, tg, "tlsgate_open_connections") == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := tg.g.Shutdown(ctx); err != nil {
@@ -191,7 +191,7 @@ func TestDenyListClosesConnectionWithoutRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitUntil(t, "the handshake counted", func() bool { return handshakesCounted(t, mg.g) >= 1 })
+	waitFor(t, "the handshake counted", func() bool { return handshakesCounted(t, mg.g) >= 1 })
 	entry, err := authz.ParseDenyEntry("serial:" + billing.Leaf.SerialNumber.Text(16))
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestDenyListClosesConnectionWithoutRequest(t *testing.T) {
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("the connection of the denied client was not closed within 10s")
 	}
-	waitUntil(t, "no open connections", func() bool { return metricValue(t, mg.testGateway, "tlsgate_open_connections") == 0 })
+	waitFor(t, "no open connections", func() bool { return metricValue(t, mg.testGateway, "tlsgate_open_connections") == 0 })
 }
 
 // alpnSource is a certificate source whose site offers another ALPN
@@ -265,18 +265,6 @@ func TestFirstRequestHeaderDeadline(t *testing.T) {
 	c := &servedConn{}
 	if d := time.Now().Add(time.Minute); !c.clamp(d).Equal(d) {
 		t.Error("a connection without a header timeout had its deadline changed")
-	}
-}
-
-// waitUntil polls cond for up to 10 seconds: a bound, not a timing assertion.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
