@@ -414,3 +414,24 @@ func TestVerifyConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestIncompleteChainNamesThePeer: a chain without its intermediate is the
+// presenter's to fix, and the advice names who presented it.
+func TestIncompleteChainNamesThePeer(t *testing.T) {
+	is := testpki.NewCA(t, testpki.ECDSAP256).NewIntermediate(t).Issue(t, testpki.Leaf{
+		URIs: []string{"spiffe://corp.test/billing"},
+		EKU:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	for _, tc := range []struct {
+		usages []x509.ExtKeyUsage
+		want   string
+	}{
+		{[]x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, "configure the client to send"},
+		{[]x509.ExtKeyUsage{x509.ExtKeyUsageAny}, "configure the server to send"},
+	} {
+		r := Verify(context.Background(), Input{Chain: is.Chain()[:1], Roots: is.Roots(), Usages: tc.usages})
+		if r.Reason != ReasonIncompleteChain || !strings.Contains(r.Message, tc.want) {
+			t.Errorf("usages %v: %s %q, want %s with %q", tc.usages, r.Reason, r.Message, ReasonIncompleteChain, tc.want)
+		}
+	}
+}

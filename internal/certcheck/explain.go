@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,7 +33,7 @@ func explain(err error, chain []*x509.Certificate, name string, usages []x509.Ex
 	case errors.As(err, &hostErr):
 		return explainHostname(hostErr.Certificate, hostErr.Host)
 	case errors.As(err, &unknown), errors.As(err, &insecure):
-		return explainUnknownAuthority(chain)
+		return explainUnknownAuthority(chain, peerRole(usages))
 	case errors.As(err, &rootsErr):
 		return ReasonUnknownAuthority, "the system's trusted roots could not be loaded: install the ca-certificates package or pass the roots to trust (--ca FILE)"
 	}
@@ -98,7 +99,7 @@ func explainHostname(c *x509.Certificate, host string) (Reason, string) {
 // explainUnknownAuthority tells apart a self-signed leaf, a weak signature
 // that made x509 discard the real issuer, an untrusted root, and a chain
 // the peer sent without its intermediate.
-func explainUnknownAuthority(chain []*x509.Certificate) (Reason, string) {
+func explainUnknownAuthority(chain []*x509.Certificate, peer string) (Reason, string) {
 	leaf := chain[0]
 	if selfSigned(leaf) && !leaf.IsCA || selfSigned(leaf) && len(chain) == 1 {
 		return ReasonSelfSigned, fmt.Sprintf("certificate %q is self-signed and not trusted: trust it explicitly (--ca FILE) or use a certificate from a trusted CA",
@@ -129,17 +130,26 @@ func explainUnknownAuthority(chain []*x509.Certificate) (Reason, string) {
 	}
 	if last == leaf {
 		return ReasonIncompleteChain, fmt.Sprintf("incomplete chain: the issuer of %q, %q, was not sent and is not a trusted root: "+
-			"configure the server to send its intermediate certificates (a full-chain file), or trust %q if it is a private root",
-			displayName(leaf), issuerName(leaf), issuerName(leaf))
+			"configure the %s to send its intermediate certificates (a full-chain file), or trust %q if it is a private root",
+			displayName(leaf), issuerName(leaf), peer, issuerName(leaf))
 	}
 	if last.IsCA {
 		// The chain was sent up to an intermediate; its issuer is most
-		// likely a root, which servers rightly do not send.
-		return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not trusted: if it is your root, add it to the trusted roots (--ca FILE); if it is itself an intermediate, the server must send it too",
-			role(last, false), issuerName(last))
+		// likely a root, which peers rightly do not send.
+		return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not trusted: if it is your root, add it to the trusted roots (--ca FILE); if it is itself an intermediate, the %s must send it too",
+			role(last, false), issuerName(last), peer)
 	}
 	return ReasonUnknownAuthority, fmt.Sprintf("%s was issued by %q, which is not trusted and was not sent: send the missing intermediate, or trust its root (--ca FILE)",
 		role(last, false), issuerName(last))
+}
+
+// peerRole names who presented a chain verified for usages: a client when
+// it is checked for client authentication, a server otherwise.
+func peerRole(usages []x509.ExtKeyUsage) string {
+	if slices.Contains(usages, x509.ExtKeyUsageClientAuth) {
+		return "client"
+	}
+	return "server"
 }
 
 // issuerIn finds in chain a certificate whose subject is c's issuer and whose
