@@ -403,22 +403,9 @@ func (s *server) localSource(ctx context.Context, hosts []string, lazy bool) (ce
 
 func (s *server) openCA(ctx context.Context) (*pki.CA, error) {
 	s.caOnce.Do(func() {
-		home, err := s.g.Home()
-		if err != nil {
-			s.caErr = err
-			return
-		}
-		var pass []byte
-		if p := os.Getenv("TLSGATE_CA_PASSPHRASE"); p != "" {
-			pass = []byte(p)
-		}
-		existed := pki.Exists(home)
 		// A CA created here is published by the redirect listener, so
 		// that its certificates name where their revocation status is.
-		s.ca, s.caErr = pki.InitIfMissing(ctx, home, pki.InitOptions{Passphrase: pass, PublicURL: s.caPublicURL})
-		if s.caErr == nil && !existed {
-			s.g.Logger.Info("created the local CA", "dir", pki.Dir(home), "root_sha256", s.ca.RootFingerprint(), "published_at", s.caPublicURL)
-		}
+		s.ca, s.caErr = openLocalCA(ctx, s.g, s.caPublicURL)
 	})
 	return s.ca, s.caErr
 }

@@ -361,21 +361,9 @@ func (l *lazyCA) open(ctx context.Context) (*pki.CA, error) {
 	if l.ca != nil {
 		return l.ca, nil
 	}
-	home, err := l.g.Home()
+	ca, err := openLocalCA(ctx, l.g, "")
 	if err != nil {
 		return nil, err
-	}
-	var pass []byte
-	if p := os.Getenv("TLSGATE_CA_PASSPHRASE"); p != "" {
-		pass = []byte(p)
-	}
-	existed := pki.Exists(home)
-	ca, err := pki.InitIfMissing(ctx, home, pki.InitOptions{Passphrase: pass})
-	if err != nil {
-		return nil, fmt.Errorf("local CA in %s: %w", pki.Dir(home), err)
-	}
-	if !existed {
-		l.g.Logger.Info("created the local CA", "dir", pki.Dir(home), "root_sha256", ca.RootFingerprint())
 	}
 	l.ca = ca
 	return ca, nil
