@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,9 +37,10 @@ type h1Transport struct {
 	idleTimeout   time.Duration // idle connections older than this are closed, not reused
 	maxIdle       int           // idle connections kept per upstream address
 
-	mu     sync.Mutex
-	idle   map[string][]*h1Conn
-	closed bool
+	mu       sync.Mutex
+	idle     map[string][]*h1Conn
+	closed   bool
+	sweeping bool // a sweep is scheduled
 }
 
 const (
@@ -104,10 +107,13 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		pc.conn.Close()
-		// A pooled connection the upstream closed while it sat idle fails
-		// before any response byte arrives: send the request again, as
-		// http.Transport does for idempotent requests.
-		if reused && pc.read == 0 && ctx.Err() == nil && attempt <= staleRetries {
+		// A pooled connection the upstream closed just as it was taken
+		// fails before any response byte arrives: send the request again
+		// when http.Transport would (GET, HEAD, OPTIONS, TRACE or an
+		// idempotency key), never after a timeout, which means the
+		// upstream may still be working on it.
+		if reused && pc.read == 0 && ctx.Err() == nil && attempt <= staleRetries &&
+			!errors.Is(err, os.ErrDeadlineExceeded) && replayable(req) {
 			continue
 		}
 		return nil, err
@@ -160,6 +166,9 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 	pc.limit = -1
 	if t.headerTimeout > 0 {
 		pc.conn.SetDeadline(time.Time{})
+		if ctx.Err() != nil {
+			pc.abort() // an abort that ran before the deadline was cleared
+		}
 	}
 	keep := !resp.Close && !req.Close
 	if resp.Body == http.NoBody {
@@ -170,32 +179,77 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 	return resp, nil
 }
 
-// idleConn takes the most recently used idle connection for addr, closing
-// those idle for too long. With pooled false it takes none.
+// idleConn takes the most recently used idle connection for addr that is
+// still quiet, closing those idle for too long. With pooled false it takes
+// none.
 func (t *h1Transport) idleConn(addr string, pooled bool) (*h1Conn, bool) {
 	if !pooled {
 		return nil, false
 	}
-	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	list, ok := t.idle[addr]
-	if !ok {
-		return nil, false
-	}
-	for len(list) > 0 {
-		pc := list[len(list)-1]
-		list[len(list)-1] = nil
-		list = list[:len(list)-1]
-		if t.idleTimeout > 0 && now.Sub(pc.idleAt) > t.idleTimeout {
-			pc.conn.Close()
-			continue
+	for {
+		t.mu.Lock()
+		stale := t.expireLocked(addr, time.Now())
+		list := t.idle[addr]
+		var pc *h1Conn
+		if n := len(list); n > 0 {
+			pc = list[n-1]
+			list[n-1] = nil
+			t.idle[addr] = list[:n-1]
 		}
-		t.idle[addr] = list
-		return pc, true
+		t.mu.Unlock()
+		closeAll(stale)
+		if pc == nil {
+			return nil, false
+		}
+		if quiet(pc.conn) {
+			return pc, true
+		}
+		pc.conn.Close()
 	}
-	t.idle[addr] = list
-	return nil, false
+}
+
+// expireLocked takes out of addr's list the connections idle for longer
+// than the idle timeout, for the caller to close. The oldest sit at the
+// front: a LIFO pool never reaches them while traffic is steady.
+func (t *h1Transport) expireLocked(addr string, now time.Time) []*h1Conn {
+	list := t.idle[addr]
+	n := 0
+	for t.idleTimeout > 0 && n < len(list) && now.Sub(list[n].idleAt) > t.idleTimeout {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	stale := append([]*h1Conn(nil), list[:n]...)
+	kept := copy(list, list[n:])
+	clear(list[kept:])
+	t.idle[addr] = list[:kept]
+	return stale
+}
+
+// sweep closes connections idle for too long while no request comes to
+// take them, and runs again while any connection is idle.
+func (t *h1Transport) sweep() {
+	now := time.Now()
+	var stale []*h1Conn
+	t.mu.Lock()
+	idle := 0
+	for addr := range t.idle {
+		stale = append(stale, t.expireLocked(addr, now)...)
+		idle += len(t.idle[addr])
+	}
+	t.sweeping = idle > 0 && !t.closed
+	if t.sweeping {
+		time.AfterFunc(t.idleTimeout/2, t.sweep)
+	}
+	t.mu.Unlock()
+	closeAll(stale)
+}
+
+func closeAll(conns []*h1Conn) {
+	for _, pc := range conns {
+		pc.conn.Close()
+	}
 }
 
 // release pools pc when the exchange left it clean, and closes it
@@ -216,6 +270,10 @@ func (t *h1Transport) release(pc *h1Conn, reusable bool) {
 		return
 	}
 	t.idle[pc.addr] = append(t.idle[pc.addr], pc)
+	if !t.sweeping && t.idleTimeout > 0 {
+		t.sweeping = true
+		time.AfterFunc(t.idleTimeout, t.sweep)
+	}
 	t.mu.Unlock()
 }
 
@@ -321,4 +379,37 @@ func (b *h1Body) Close() error {
 	}
 	b.t.release(b.pc, b.keep && stopped)
 	return nil
+}
+
+// quiet reports whether nothing arrived on an idle connection: no stray
+// bytes (an unsolicited response, a 408) and no close from the upstream.
+func quiet(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ok = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+		return true
+	})
+	return err == nil && ok
+}
+
+// replayable is http.Transport's rule for sending a request again after it
+// was written: methods that change nothing, or an explicit idempotency key.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, k1 := req.Header["Idempotency-Key"]
+	_, k2 := req.Header["X-Idempotency-Key"]
+	return k1 || k2
 }

@@ -326,3 +326,190 @@ func TestH1TransportStopsPoolingWhenClosed(t *testing.T) {
 		t.Errorf("%d upstream connections, want 2 (the pooled one closed on close)", got)
 	}
 }
+
+func TestH1TransportNeverResendsAfterHeaderTimeout(t *testing.T) {
+	var slow atomic.Int32
+	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int) bool {
+		if req.URL.Path == "/slow" {
+			slow.Add(1)
+			time.Sleep(300 * time.Millisecond)
+			return false
+		}
+		return reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	tr := testH1Transport(t, 100*time.Millisecond)
+	warmPool(t, tr, up, 3)
+	if _, _, err := roundTrip(t, tr, http.MethodGet, up.url()+"/slow"); !isTimeout(err) {
+		t.Fatalf("got %v, want a timeout", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := slow.Load(); got != 1 {
+		t.Errorf("the upstream received the timed-out request %d times, want 1", got)
+	}
+}
+
+func TestH1TransportReplaysOnlyWhatHTTPTransportWould(t *testing.T) {
+	for _, tc := range []struct {
+		method, key string
+		want        int32
+	}{
+		{http.MethodDelete, "", 1},
+		{http.MethodDelete, "Idempotency-Key", 2},
+		{http.MethodGet, "", 2},
+	} {
+		t.Run(tc.method+tc.key, func(t *testing.T) {
+			var seen atomic.Int32
+			up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int) bool {
+				if req.URL.Path == "/orders/7" && seen.Add(1) == 1 {
+					return false // did the work, then the connection broke
+				}
+				return reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			})
+			tr := testH1Transport(t, 0)
+			warmPool(t, tr, up, 2)
+			req, _ := http.NewRequest(tc.method, up.url()+"/orders/7", nil)
+			if tc.key != "" {
+				req.Header.Set(tc.key, "k1")
+			}
+			if resp, err := tr.RoundTrip(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			time.Sleep(50 * time.Millisecond)
+			if got := seen.Load(); got != tc.want {
+				t.Errorf("the upstream received the request %d times, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestH1TransportDropsIdleConnectionsThatSpokeOutOfTurn(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script script
+	}{
+		// A body to HEAD: the stray bytes arrive after the pooled
+		// connection was released and would answer the next client.
+		{"body after HEAD", func(c net.Conn, req *http.Request, n int) bool {
+			if req.Method == http.MethodHead {
+				reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 38\r\n\r\n")
+				time.Sleep(30 * time.Millisecond)
+				return reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL")
+			}
+			return reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood")
+		}},
+		// A server that answers 408 on an idle keep-alive connection.
+		{"408 while idle", func(c net.Conn, req *http.Request, n int) bool {
+			reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood")
+			time.Sleep(30 * time.Millisecond)
+			reply(c, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+			return false
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newRawUpstream(t, tc.script)
+			tr := testH1Transport(t, 0)
+			if _, _, err := roundTrip(t, tr, http.MethodHead, up.url()+"/"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			resp, body, err := roundTrip(t, tr, http.MethodGet, up.url()+"/next-client")
+			if err != nil || resp.StatusCode != 200 || body != "good" {
+				t.Errorf("the next request got %v %q (err %v), want 200 good", resp, body, err)
+			}
+		})
+	}
+}
+
+func TestH1TransportAbortRightAfterHeadersIsKept(t *testing.T) {
+	var cancelCur atomic.Pointer[context.CancelFunc]
+	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+		if f := cancelCur.Load(); f != nil {
+			(*f)()
+		}
+		time.Sleep(2 * time.Second) // a long poll
+		return false
+	})
+	tr := testH1Transport(t, 5*time.Second)
+	deadline := time.Now().Add(8 * time.Second)
+	for i := 0; i < 200 && time.Now().Before(deadline); i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancelCur.Store(&cancel)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, up.url()+"/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			cancel()
+			continue
+		}
+		start := time.Now()
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		cancel()
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("request %d: the body of a cancelled request was read for %v: the abort was undone", i, d)
+		}
+	}
+}
+
+func TestH1TransportClosesConnectionsIdleTooLong(t *testing.T) {
+	gate := make(chan struct{})
+	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int) bool {
+		if req.URL.Path == "/pair" {
+			<-gate
+		}
+		return reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	tr := testH1Transport(t, 0)
+	tr.idleTimeout = 200 * time.Millisecond
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { roundTrip(t, tr, http.MethodGet, up.url()+"/pair") })
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(gate)
+	wg.Wait()
+	// Steady traffic keeps taking the newest connection; the older one
+	// must still go once it has been idle too long.
+	for range 12 {
+		roundTrip(t, tr, http.MethodGet, up.url()+"/")
+		time.Sleep(50 * time.Millisecond)
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, list := range tr.idle {
+		for _, pc := range list {
+			if age := time.Since(pc.idleAt); age > 2*tr.idleTimeout {
+				t.Errorf("a connection idle for %v is still pooled (idle timeout %v)", age, tr.idleTimeout)
+			}
+		}
+	}
+}
+
+// warmPool leaves n idle connections to up in tr's pool.
+func warmPool(t *testing.T, tr *h1Transport, up *rawUpstream, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { roundTrip(t, tr, http.MethodGet, up.url()+"/") })
+	}
+	wg.Wait()
+}
+
+func TestH1TransportClosesIdleConnectionsWithoutTraffic(t *testing.T) {
+	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int) bool {
+		return reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	tr := testH1Transport(t, 0)
+	tr.idleTimeout = 100 * time.Millisecond
+	warmPool(t, tr, up, 2)
+	pooled := func() int {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return len(tr.idle[up.ln.Addr().String()])
+	}
+	if pooled() == 0 {
+		t.Fatal("nothing pooled")
+	}
+	waitFor(t, "idle connections closed with no request to take them", func() bool { return pooled() == 0 })
+}
