@@ -243,3 +243,53 @@ func TestIdleAfterSessionTickets(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A TLS side whose batched write is blocked on a peer that does not read
+// is aborted at once: tls.Conn.Close alone would wait for crypto/tls's
+// close_notify write deadline behind the blocked write.
+func TestAbortDoesNotWaitForBlockedFlush(t *testing.T) {
+	f := testpki.Good(t, testpki.ECDSAP256)
+	cc, sc := tcpPair(t)
+	batch := newBatchConn(sc)
+	stc := tls.Server(batch, fixtureTLS(f))
+	ctc := tls.Client(cc, &tls.Config{RootCAs: f.Roots, ServerName: f.ServerName})
+	ctc.SetDeadline(time.Now().Add(testTimeout))
+	stc.SetDeadline(time.Now().Add(testTimeout))
+	hs := make(chan error, 1)
+	go func() { hs <- ctc.Handshake() }()
+	if err := stc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-hs; err != nil {
+		t.Fatal(err)
+	}
+	// The client never reads again: the writer blocks in flush.
+	wdone := make(chan error, 1)
+	go func() {
+		buf := make([]byte, relayBufferSize)
+		for range 256 { // at most 64 MiB
+			if _, err := tlsWrite(stc, batch, buf); err != nil {
+				wdone <- err
+				return
+			}
+		}
+		wdone <- nil
+	}()
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case err := <-wdone:
+		t.Fatalf("writer did not block: %v", err)
+	default:
+	}
+	start := time.Now()
+	end{Conn: stc, tls: stc, batch: batch}.abort()
+	took := time.Since(start)
+	select {
+	case <-wdone:
+	case <-time.After(testTimeout):
+		t.Fatal("blocked writer still blocked after abort")
+	}
+	if took > time.Second {
+		t.Errorf("abort took %v while a flush was blocked", took.Round(time.Millisecond))
+	}
+}

@@ -123,13 +123,30 @@ func relay(accepted, target end, up, down *byteCount) error {
 	go run(accepted, target, down)
 	first := <-errc
 	if first != nil {
-		accepted.Close()
-		target.Close()
+		accepted.abort()
+		target.abort()
 	}
 	second := <-errc
+	if second != nil {
+		accepted.abort()
+		target.abort()
+	}
 	accepted.Close()
 	target.Close()
 	return errors.Join(first, second)
+}
+
+// abort closes a side that failed. For a TLS side it closes the socket
+// first: a batched write blocked on a peer that does not read holds the
+// write side, and the close_notify that tls.Conn.Close sends would wait
+// behind it until crypto/tls's own write deadline (5 s), keeping the
+// connection and its buffers that long. With the socket closed, the
+// blocked write and the close_notify fail at once.
+func (e end) abort() {
+	if e.batch != nil {
+		e.batch.Conn.Close()
+	}
+	e.Close()
 }
 
 // pipe copies src to dst and half-closes dst at the end of src.

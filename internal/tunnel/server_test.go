@@ -680,3 +680,50 @@ func TestServerKeepsBaseVerifyConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayTeardownWithStalledClient: a server-tunnel connection whose
+// client stopped reading, and whose target then fails, is torn down at
+// once rather than after crypto/tls's close_notify write deadline.
+func TestRelayTeardownWithStalledClient(t *testing.T) {
+	m := newMTLSSetup(t)
+	tln := listenLoopback(t)
+	t.Cleanup(func() { tln.Close() })
+	go func() {
+		for {
+			c, err := tln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(testTimeout))
+				go func() { // then fails with a reset
+					time.Sleep(400 * time.Millisecond)
+					c.(*net.TCPConn).SetLinger(0)
+					c.Close()
+				}()
+				buf := make([]byte, 64<<10)
+				for range 512 { // a target that talks a lot: at most 32 MiB
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	addr, lb, _ := m.startServer(t, tln.Addr().String(), ClientAuthRequire, nil, "uri:spiffe://corp.test/**")
+	c, err := dialTLS(t, addr, m.clientTLS(m.billing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetWriteDeadline(time.Now().Add(testTimeout))
+	c.Write([]byte("x"))
+	time.Sleep(700 * time.Millisecond) // the tunnel is now blocked writing to c
+	start := time.Now()
+	c.Write([]byte("y")) // relayed to the target, which has reset: the relay fails
+	lb.waitFor(t, `msg="connection closed"`)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the relay took %v to tear down a failed connection whose client does not read", took.Round(time.Millisecond))
+	}
+}
