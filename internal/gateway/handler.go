@@ -20,6 +20,10 @@ func (g *Gateway) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	s, rt, serve := g.dispatch(st, rec, r)
 	if serve {
 		rt.handler.ServeHTTP(rec, r)
+		if _, upgrade := r.Header["Upgrade"]; upgrade && g.upgradeEnded(r) {
+			// The proxy wrote the 101 on the hijacked connection itself.
+			rec.status = http.StatusSwitchingProtocols
+		}
 	}
 	elapsed := time.Since(start)
 	siteName, routeName := "", ""

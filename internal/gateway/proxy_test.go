@@ -187,8 +187,10 @@ func TestStreamingAndSSEPassThrough(t *testing.T) {
 	}
 }
 
-func TestWebSocketUpgradePassesThrough(t *testing.T) {
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+// newEchoUpgradeUpstream answers a WebSocket upgrade with 101 and then
+// echoes every line until the client closes.
+func newEchoUpgradeUpstream(t *testing.T) *upstream {
+	return newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			http.Error(w, "not an upgrade", 400)
 			return
@@ -200,7 +202,6 @@ func TestWebSocketUpgradePassesThrough(t *testing.T) {
 		defer conn.Close()
 		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 		brw.Flush()
-		// Echo lines until the client closes.
 		for {
 			line, err := brw.ReadString('\n')
 			if err != nil {
@@ -210,6 +211,10 @@ func TestWebSocketUpgradePassesThrough(t *testing.T) {
 			brw.Flush()
 		}
 	})
+}
+
+func TestWebSocketUpgradePassesThrough(t *testing.T) {
+	up := newEchoUpgradeUpstream(t)
 	site, roots := siteFor(t, &Route{PathPrefix: "/", Upstreams: []Upstream{{URL: up.URL}}})
 	tg := startGateway(t, &Config{Sites: []*Site{site}}, roots)
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tg.https,

@@ -39,6 +39,10 @@ type trackedConn struct {
 	// denyListed is true when the connection is in Gateway.conns, for the
 	// deny-list to close.
 	denyListed bool
+	// upgraded is set while a hijacked connection (an upgrade such as a
+	// WebSocket) still carries its exchange; serveHTTPS accounts for its
+	// end.
+	upgraded atomic.Pointer[tls.Conn]
 }
 
 type connKey struct{}
@@ -131,13 +135,37 @@ func (g *Gateway) connClosed(c *tls.Conn) {
 // open when accepted (trackingListener).
 func (g *Gateway) connState(c net.Conn, s http.ConnState) {
 	switch s {
-	case http.StateClosed, http.StateHijacked:
+	case http.StateHijacked:
+		if tc := tlsConnOf(c); tc != nil {
+			if raw, _ := tc.NetConn().(*trackedConn); raw != nil {
+				// The upgraded exchange runs on: the connection stays
+				// open, and within the deny-list's reach, until the
+				// handler returns (upgradeEnded).
+				raw.upgraded.Store(tc)
+				return
+			}
+		}
+		fallthrough
+	case http.StateClosed:
 		if tc := tlsConnOf(c); tc != nil {
 			g.connClosed(tc)
 		} else {
 			g.metrics.openConns.Dec()
 		}
 	}
+}
+
+// upgradeEnded accounts for the end of an upgraded exchange on r's
+// connection, which net/http no longer tracks once it is hijacked. It
+// reports whether the connection was hijacked.
+func (g *Gateway) upgradeEnded(r *http.Request) bool {
+	if raw := connFrom(r); raw != nil {
+		if tc := raw.upgraded.Swap(nil); tc != nil {
+			g.connClosed(tc)
+			return true
+		}
+	}
+	return false
 }
 
 // parseHandshakeError recognises net/http's "TLS handshake error" log line
