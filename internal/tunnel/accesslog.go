@@ -110,7 +110,16 @@ func (a *accessLog) relay(accepted, target end) {
 // handshake is already over looks like this: with TLS 1.3, a tlsgate server
 // tunnel whose access rules or revocation check refuse the certificate
 // sends a bad_certificate alert then. A finished exchange does not, since
-// the local client then ends first or the target has answered.
+// the local client then ends first or the target has answered. A reset
+// counts only when it came from the target: one read from the local client
+// is that client aborting.
+//
+// A clean close counts too: a tlsgate server tunnel that cannot reach its
+// own target, or finds the client deny-listed just after the handshake,
+// ends the connection with a close_notify and nothing else, and that is
+// the refusal a user most needs to see. A target whose protocol is to
+// close without answering while the client still talks is rare, and the
+// reason then says what was seen.
 func refusedByTarget(up, down *byteCount) string {
 	if down.n.Load() != 0 || (up.srcEnd == io.EOF && up.endedFirst) {
 		return ""
@@ -121,7 +130,9 @@ func refusedByTarget(up, down *byteCount) string {
 		return "alert: " + strings.TrimPrefix(oe.Err.Error(), "tls: ")
 	case end == io.EOF:
 		return "closed the connection before sending any data; a server that refuses clients after the handshake does this: see its log"
-	case isReset(end), isReset(up.err):
+	case isReset(end), isReset(up.writeErr):
+		// A reset met writing to the target is the target's; one read
+		// from the local client is the local client's own abort.
 		return "reset before sending any data"
 	}
 	return ""

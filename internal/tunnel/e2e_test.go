@@ -335,6 +335,36 @@ func TestClientLogsRefusalByTarget(t *testing.T) {
 		c.Close()
 		lb.waitFor(t, "result=refused_by_target", `reason="alert: certificate required"`)
 	})
+	t.Run("local client resets, target reads and never answers", func(t *testing.T) {
+		f := testpki.Good(t, testpki.ECDSAP256)
+		ln := listenLoopback(t)
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					tc := tls.Server(c, fixtureTLS(f))
+					tc.SetDeadline(time.Now().Add(testTimeout))
+					io.Copy(io.Discard, tc)
+				}()
+			}
+		}()
+		addr, lb, _ := startClient(t, ln.Addr().String(), ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots})
+		c := dial(t, addr)
+		c.Write([]byte("PING\r\n"))
+		lb.waitFor(t, "connection established")
+		time.Sleep(300 * time.Millisecond) // the PING has reached the target
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close() // the local client aborts with a reset
+		log := lb.waitFor(t, "bytes_up=6")
+		if strings.Contains(log, "refused_by_target") {
+			t.Errorf("a reset by the local client is logged as a refusal by the target:\n%s", log)
+		}
+	})
 	t.Run("client ends first, target closes without answering", func(t *testing.T) {
 		f := testpki.Good(t, testpki.ECDSAP256)
 		tt := startTLSTarget(t, fixtureTLS(f))

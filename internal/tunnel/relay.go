@@ -45,6 +45,7 @@ type byteCount struct {
 	endedFirst bool
 	ended      *atomic.Bool // shared by both directions of one relay
 	err        error        // what the pipe returned
+	writeErr   error        // how writing to the destination failed, if it did
 }
 
 func (c *byteCount) add(n int) {
@@ -169,6 +170,7 @@ func pipe(dst, src end, count *byteCount) error {
 			}
 			count.add(w)
 			if werr != nil {
+				count.writeErr = werr
 				putBuffer(bp)
 				return werr
 			}
