@@ -727,3 +727,63 @@ func TestRelayTeardownWithStalledClient(t *testing.T) {
 		t.Errorf("the relay took %v to tear down a failed connection whose client does not read", took.Round(time.Millisecond))
 	}
 }
+
+// TestTargetDownAgainAfterSlowStart: a prober started by the start-up
+// check has reached a long backoff by the time the target answers; when
+// the target drops again later and comes straight back, clients are let
+// through again within the shortest retry delays, not after the old long
+// one.
+func TestTargetDownAgainAfterSlowStart(t *testing.T) {
+	ln := listenLoopback(t)
+	addr := ln.Addr().String()
+	ln.Close() // down at start
+	opts, lb := testOptions(t, addr)
+	opts.DialTimeout = time.Second
+	s, err := NewServer(ServerConfig{Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.target.check(ctx)
+	time.Sleep(1600 * time.Millisecond) // the prober tried at 0.1, 0.3, 0.7 and 1.5 s; next at 3.1 s
+	up := func() net.Listener {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("port %s taken meanwhile: %v", addr, err)
+		}
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		return l
+	}
+	l := up()
+	c, err := s.target.dial(ctx, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	l.Close()
+	if _, err := s.target.dial(ctx, ctx); err == nil {
+		t.Fatal("dial to a closed port worked")
+	}
+	l = up() // back at once
+	defer l.Close()
+	time.Sleep(500 * time.Millisecond) // a prober at the shortest delays has found it by now
+	if _, err := s.target.dial(ctx, ctx); err != nil {
+		t.Errorf("target back for 500ms, still refused: %v\n%s", err, lb.String())
+	}
+}
+
+func TestTargetDownNeverSaysNegativeRetry(t *testing.T) {
+	e := &errTargetDown{addr: "127.0.0.1:1", lastErr: errors.New("connection refused"), retryIn: -401 * time.Millisecond}
+	if msg := e.Error(); strings.Contains(msg, "in -") {
+		t.Errorf("message gives a negative delay: %s", msg)
+	}
+}

@@ -26,17 +26,23 @@ type target struct {
 	m           *Metrics
 	dialer      net.Dialer
 
-	mu      sync.Mutex
-	down    bool // new connections fail at once
-	probing bool // a prober runs
-	lastErr error
-	nextTry time.Time
+	mu       sync.Mutex
+	down     bool // new connections fail at once
+	probing  bool // a prober runs
+	probeGen int  // the running prober's number; a prober whose number is old stops
+	lastErr  error
+	nextTry  time.Time
+
+	// kick tells the running prober that the target was marked down
+	// anew, so that it retries after the shortest delay instead of the
+	// long one it may have reached while the tunnel started.
+	kick chan struct{}
 }
 
 // newTarget starts with the target's state unknown: not ready until check
 // or a client's connection has reached it.
 func newTarget(addr string, o Options) *target {
-	return &target{addr: addr, dialTimeout: o.DialTimeout, log: o.Logger, m: o.Metrics}
+	return &target{addr: addr, dialTimeout: o.DialTimeout, log: o.Logger, m: o.Metrics, kick: make(chan struct{}, 1)}
 }
 
 // check connects to the target once, when the tunnel starts, so that
@@ -77,6 +83,9 @@ type errTargetDown struct {
 }
 
 func (e *errTargetDown) Error() string {
+	if e.retryIn <= 0 {
+		return fmt.Sprintf("target %s is down (%v); retrying now", e.addr, e.lastErr)
+	}
 	return fmt.Sprintf("target %s is down (%v); next retry in %s", e.addr, e.lastErr, e.retryIn.Round(time.Millisecond))
 }
 
@@ -96,13 +105,20 @@ func (t *target) dial(ctx context.Context, probeCtx context.Context) (net.Conn, 
 		t.markDown(probeCtx, err)
 		return nil, fmt.Errorf("connect to target %s: %w", t.addr, err)
 	}
-	if !t.m.targetChecked.Load() || t.m.targetDown.Load() {
-		t.mu.Lock()
-		if !t.down {
+	t.mu.Lock()
+	if !t.down {
+		if !t.m.targetChecked.Load() || t.m.targetDown.Load() {
 			t.m.setTargetUp(true)
 		}
-		t.mu.Unlock()
+		if t.probing {
+			// The target answers and is not marked down: the prober the
+			// start-up check left running has nothing more to find. A
+			// later failure starts a fresh one at the shortest delay.
+			t.probing = false
+			t.probeGen++
+		}
 	}
+	t.mu.Unlock()
 	return c, nil
 }
 
@@ -117,6 +133,12 @@ func (t *target) markDown(ctx context.Context, err error) {
 	t.nextTry = time.Now().Add(minRetryDelay)
 	t.m.setTargetUp(false)
 	t.log.Error("target is down; closing new connections until it answers again", "target", t.addr, "error", err)
+	if t.probing {
+		select {
+		case t.kick <- struct{}{}:
+		default:
+		}
+	}
 	t.startProbe(ctx)
 }
 
@@ -124,22 +146,46 @@ func (t *target) markDown(ctx context.Context, err error) {
 func (t *target) startProbe(ctx context.Context) {
 	if !t.probing {
 		t.probing = true
-		go t.probe(ctx)
+		t.probeGen++
+		// A kick meant for an earlier prober is stale.
+		select {
+		case <-t.kick:
+		default:
+		}
+		go t.probe(ctx, t.probeGen)
 	}
 }
 
 // probe retries the target with exponential backoff until it answers or ctx
 // ends.
-func (t *target) probe(ctx context.Context) {
+// ctx ends, or until a client has reached the target while it was not
+// marked down (gen is then no longer the current prober's number).
+func (t *target) probe(ctx context.Context, gen int) {
 	delay := minRetryDelay
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
 	for attempt := 1; ; attempt++ {
 		select {
 		case <-ctx.Done():
 			t.mu.Lock()
-			t.probing = false
+			if t.probeGen == gen {
+				t.probing = false
+			}
 			t.mu.Unlock()
 			return
-		case <-time.After(delay):
+		case <-t.kick:
+			// Marked down anew: start again from the shortest delay.
+			delay = minRetryDelay
+			timer.Reset(delay)
+			attempt--
+			continue
+		case <-timer.C:
+		}
+		t.mu.Lock()
+		stale := t.probeGen != gen
+		t.mu.Unlock()
+		if stale {
+			return
 		}
 		dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
 		c, err := t.dialer.DialContext(dctx, "tcp", t.addr)
@@ -149,14 +195,24 @@ func (t *target) probe(ctx context.Context) {
 			// In one step with clearing down, so that a failure right
 			// after starts a new prober.
 			t.mu.Lock()
-			t.down, t.lastErr, t.probing = false, nil, false
-			t.m.setTargetUp(true)
+			current := t.probeGen == gen
+			if current {
+				t.down, t.lastErr, t.probing = false, nil, false
+				t.m.setTargetUp(true)
+			}
 			t.mu.Unlock()
-			t.log.Info("target answers again", "target", t.addr, "attempts", attempt)
+			if current {
+				t.log.Info("target answers again", "target", t.addr, "attempts", attempt)
+			}
 			return
 		}
 		delay = min(2*delay, maxRetryDelay)
+		timer.Reset(delay)
 		t.mu.Lock()
+		if t.probeGen != gen {
+			t.mu.Unlock()
+			return
+		}
 		t.lastErr = err
 		t.nextTry = time.Now().Add(delay)
 		t.mu.Unlock()
