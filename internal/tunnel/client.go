@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -112,8 +113,51 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			return c, nil
 		}
 	}
-	return &Client{base: b, tlsConf: tc, target: newTarget(cfg.Target, b.opts)}, nil
+	c := &Client{base: b, tlsConf: tc}
+	c.target = newTarget(cfg.Target, b.opts, c.checkHandshake)
+	return c, nil
 }
+
+// checkHandshake is how the start-up check and the prober decide that the
+// target answers: a full TLS handshake with the tunnel's own configuration
+// (verification, pins, client certificate), closed with a close_notify. A
+// bare TCP connect would show up on a TLS server as a failed handshake on
+// every start, and would call the tunnel ready when no handshake can work.
+func (c *Client) checkHandshake(ctx context.Context, raw net.Conn) error {
+	tc := tls.Client(raw, c.tlsConf)
+	hctx, cancel := context.WithTimeout(ctx, c.opts.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		raw.Close()
+		return fmt.Errorf("TLS handshake with target %s (%s): %w", c.opts.Target, c.tlsConf.ServerName, err)
+	}
+	defer tc.Close()
+	// With TLS 1.3 the client's side of the handshake ends before the
+	// server has looked at the client certificate: a server that refuses
+	// it says so with an alert after. Send close_notify and read until
+	// the server ends too, or briefly when it does not answer a close.
+	wait := min(checkAlertWait, c.opts.HandshakeTimeout)
+	tc.SetDeadline(time.Now().Add(wait))
+	if err := tc.CloseWrite(); err != nil {
+		return nil // the handshake worked; the target closed first
+	}
+	buf := make([]byte, 512)
+	for {
+		_, err := tc.Read(buf)
+		var oe *net.OpError
+		switch {
+		case err == nil:
+			continue
+		case errors.As(err, &oe) && oe.Op == "remote error":
+			return fmt.Errorf("target %s (%s) refused the tunnel after the handshake: %w", c.opts.Target, c.tlsConf.ServerName, err)
+		}
+		return nil
+	}
+}
+
+// checkAlertWait bounds how long the check waits, after its handshake,
+// for a target that refuses the tunnel's certificate to say so.
+const checkAlertWait = time.Second
 
 // TLSConfig returns a copy of the configuration used towards the target.
 func (c *Client) TLSConfig() *tls.Config { return c.tlsConf.Clone() }
@@ -149,6 +193,7 @@ func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *openCo
 		al.handshakeFailed(reason, fmt.Errorf("target %s (%s): %w", c.opts.Target, c.tlsConf.ServerName, err))
 		return
 	}
+	c.target.reached()
 	cs := tc.ConnectionState()
 	c.m.countHandshake(cs)
 	al.tlsState(cs)

@@ -9,6 +9,7 @@ import (
 
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tlsgate/tlsgate/internal/testpki"
 )
@@ -122,34 +123,36 @@ func TestClientRefusesUntrustworthyTargets(t *testing.T) {
 func TestClientNeverFallsBackToPlaintext(t *testing.T) {
 	ln := listenLoopback(t)
 	defer ln.Close()
-	got := make(chan []byte, 1)
+	// Every connection the tunnel makes (its check at start, the
+	// prober's, the client's) reports what it sent.
+	got := make(chan []byte, 64)
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
-				got <- nil
 				return
 			}
-			var all []byte
-			buf := make([]byte, 4096)
-			for {
-				c.SetReadDeadline(timeNowPlus())
-				n, err := c.Read(buf)
-				all = append(all, buf[:n]...)
-				if n > 0 && len(all) >= 5 {
-					// Answer like a plaintext service would.
-					c.Write([]byte("-ERR unknown command\r\n"))
+			go func() {
+				defer c.Close()
+				var all []byte
+				buf := make([]byte, 4096)
+				for {
+					c.SetReadDeadline(timeNowPlus())
+					n, err := c.Read(buf)
+					all = append(all, buf[:n]...)
+					if n > 0 && len(all) >= 5 {
+						// Answer like a plaintext service would.
+						c.Write([]byte("-ERR unknown command\r\n"))
+					}
+					if err != nil {
+						break
+					}
 				}
-				if err != nil {
-					break
+				select {
+				case got <- all:
+				default:
 				}
-			}
-			c.Close()
-			// The tunnel's check at start connects and sends nothing.
-			if len(all) > 0 {
-				got <- all
-				return
-			}
+			}()
 		}
 	}()
 	f := testpki.Good(t, testpki.ECDSAP256)
@@ -158,9 +161,19 @@ func TestClientNeverFallsBackToPlaintext(t *testing.T) {
 	conn.Write([]byte("AUTH s3cr3t\r\n"))
 	expectClosed(t, conn)
 	lb.waitFor(t, "reason=not_tls")
-	raw := <-got
-	if bytes.Contains(raw, []byte("s3cr3t")) || len(raw) == 0 || raw[0] != 0x16 {
-		t.Errorf("plaintext service received %q; want only a TLS ClientHello", raw)
+	for i := 0; ; i++ {
+		var raw []byte
+		select {
+		case raw = <-got:
+		case <-time.After(100 * time.Millisecond):
+			if i == 0 {
+				t.Fatal("the plaintext service saw no connection")
+			}
+			return
+		}
+		if bytes.Contains(raw, []byte("s3cr3t")) || len(raw) == 0 || raw[0] != 0x16 {
+			t.Errorf("plaintext service received %q; want only a TLS ClientHello", raw)
+		}
 	}
 }
 

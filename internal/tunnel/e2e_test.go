@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -378,6 +379,54 @@ func TestClientLogsRefusalByTarget(t *testing.T) {
 		log := lb.waitFor(t, "connection closed", "bytes_down=0")
 		if !strings.Contains(log, "result=ok") || strings.Contains(log, "refused_by_target") {
 			t.Errorf("a finished exchange is not logged as ok:\n%s", log)
+		}
+	})
+}
+
+// TestClientStartupCheckIsAHandshake: the client tunnel checks its target
+// at start with a full TLS handshake in its own configuration, so a
+// tlsgate server tunnel there logs no failed handshake, and a target that
+// refuses the tunnel's certificate or cannot be verified keeps it not
+// ready.
+func TestClientStartupCheckIsAHandshake(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	serverAddr, serverLog, s := m.startServer(t, echo, ClientAuthRequire, nil, "uri:spiffe://corp.test/billing")
+	t.Run("accepted", func(t *testing.T) {
+		billing := m.billing.TLSCertificate()
+		_, clientLog, c := startClient(t, serverAddr, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots,
+			ClientCertificate: func() (*tls.Certificate, error) { return &billing, nil }})
+		clientLog.waitFor(t, "target answers")
+		// The server tunnel logs the check's connection one way or the other.
+		for deadline := time.Now().Add(testTimeout); ; time.Sleep(5 * time.Millisecond) {
+			if l := serverLog.String(); strings.Contains(l, "handshake_failed") || strings.Contains(l, "connection closed") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the server tunnel logged nothing about the check:\n%s", serverLog.String())
+			}
+		}
+		if strings.Contains(serverLog.String(), "handshake_failed") {
+			t.Errorf("starting a client tunnel shows up as a failed handshake on the server tunnel (failures counted: %v):\n%s",
+				counterValue(t, s.m.handshakeFailures.WithLabelValues("peer_closed")), serverLog.String())
+		}
+		waitReadyz(t, c.m, http.StatusOK)
+	})
+	t.Run("certificate refused after the handshake", func(t *testing.T) {
+		web := m.web.TLSCertificate()
+		_, clientLog, c := startClient(t, serverAddr, ClientConfig{ServerName: m.server.ServerName, RootCAs: m.server.Roots,
+			ClientCertificate: func() (*tls.Certificate, error) { return &web, nil }})
+		clientLog.waitFor(t, "target does not answer yet", "bad certificate")
+		if code := readyz(t, c.m); code != http.StatusServiceUnavailable {
+			t.Errorf("/readyz = %d although the target refuses the tunnel's certificate", code)
+		}
+	})
+	t.Run("target not verifiable", func(t *testing.T) {
+		other := testpki.Good(t, testpki.ECDSAP256)
+		_, clientLog, c := startClient(t, serverAddr, ClientConfig{ServerName: m.server.ServerName, RootCAs: other.Roots})
+		clientLog.waitFor(t, "target does not answer yet", "TLS handshake with target")
+		if code := readyz(t, c.m); code != http.StatusServiceUnavailable {
+			t.Errorf("/readyz = %d although the target's certificate cannot be verified", code)
 		}
 	})
 }

@@ -162,7 +162,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			return c, nil
 		}
 	}
-	return &Server{base: b, cfg: cfg, tlsConf: tc, target: newTarget(cfg.Target, b.opts)}, nil
+	return &Server{base: b, cfg: cfg, tlsConf: tc, target: newTarget(cfg.Target, b.opts, nil)}, nil
 }
 
 // Serve accepts TLS connections on ln until ctx is done, then drains. While

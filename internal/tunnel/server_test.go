@@ -288,6 +288,32 @@ func listenAgain(t *testing.T, addr string) {
 	}()
 }
 
+// listenAgainTLS brings a TLS echo target back on addr.
+func listenAgainTLS(t *testing.T, addr string, cfg *tls.Config) {
+	t.Helper()
+	back, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	t.Cleanup(func() { back.Close() })
+	go func() {
+		for {
+			c, err := back.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				tc := tls.Server(c, cfg)
+				defer tc.Close()
+				tc.SetDeadline(time.Now().Add(testTimeout))
+				buf := make([]byte, 64)
+				n, _ := tc.Read(buf)
+				tc.Write(buf[:n])
+			}()
+		}
+	}()
+}
+
 // TestReadinessChecksTargetAtStart: both modes try the target once when
 // they start, before any client comes. /readyz is 200 only once that
 // connection succeeded; a target that is down at start leaves the tunnel
@@ -345,7 +371,13 @@ func TestReadinessChecksTargetAtStart(t *testing.T) {
 				t.Fatalf("relayed %q to a target that is down", got)
 			}
 			lb.waitFor(t, "result=target_unreachable")
-			listenAgain(t, target)
+			if mode == ModeServer {
+				listenAgain(t, target)
+			} else {
+				// The client tunnel is ready once a TLS handshake
+				// with the target works, not at a bare TCP connect.
+				listenAgainTLS(t, target, fixtureTLS(m.server))
+			}
 			waitReadyz(t, metrics, http.StatusOK)
 		})
 	}

@@ -25,6 +25,10 @@ type target struct {
 	log         *slog.Logger
 	m           *Metrics
 	dialer      net.Dialer
+	// verify, when set, is what the start-up check and the prober do on a
+	// fresh connection to decide that the target answers; nil is a plain
+	// TCP connect. It closes c.
+	verify func(ctx context.Context, c net.Conn) error
 
 	mu       sync.Mutex
 	down     bool // new connections fail at once
@@ -40,9 +44,26 @@ type target struct {
 }
 
 // newTarget starts with the target's state unknown: not ready until check
-// or a client's connection has reached it.
-func newTarget(addr string, o Options) *target {
-	return &target{addr: addr, dialTimeout: o.DialTimeout, log: o.Logger, m: o.Metrics, kick: make(chan struct{}, 1)}
+// or a client's connection has reached it. verify, when not nil, checks a
+// fresh connection beyond the TCP connect (see target.verify).
+func newTarget(addr string, o Options, verify func(ctx context.Context, c net.Conn) error) *target {
+	return &target{addr: addr, dialTimeout: o.DialTimeout, log: o.Logger, m: o.Metrics, verify: verify, kick: make(chan struct{}, 1)}
+}
+
+// try connects to the target as the start-up check and the prober do:
+// a TCP connect, then verify when set.
+func (t *target) try(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
+	c, err := t.dialer.DialContext(dctx, "tcp", t.addr)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if t.verify == nil {
+		c.Close()
+		return nil
+	}
+	return t.verify(ctx, c)
 }
 
 // check connects to the target once, when the tunnel starts, so that
@@ -52,9 +73,7 @@ func newTarget(addr string, o Options) *target {
 // come meanwhile still try it themselves, since tunnels and their targets
 // often start in no particular order.
 func (t *target) check(ctx context.Context) {
-	dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
-	c, err := t.dialer.DialContext(dctx, "tcp", t.addr)
-	cancel()
+	err := t.try(ctx)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err != nil {
@@ -67,7 +86,6 @@ func (t *target) check(ctx context.Context) {
 		t.startProbe(ctx)
 		return
 	}
-	c.Close()
 	if !t.down {
 		t.m.setTargetUp(true)
 		t.log.Info("target answers", "target", t.addr)
@@ -105,6 +123,16 @@ func (t *target) dial(ctx context.Context, probeCtx context.Context) (net.Conn, 
 		t.markDown(probeCtx, err)
 		return nil, fmt.Errorf("connect to target %s: %w", t.addr, err)
 	}
+	if t.verify == nil {
+		t.reached()
+	}
+	return c, nil
+}
+
+// reached records that a client's connection got through to the target:
+// the TCP connect for a plain target, the TLS handshake when the target is
+// checked with verify (the caller then calls reached itself).
+func (t *target) reached() {
 	t.mu.Lock()
 	if !t.down {
 		if !t.m.targetChecked.Load() || t.m.targetDown.Load() {
@@ -119,7 +147,6 @@ func (t *target) dial(ctx context.Context, probeCtx context.Context) (net.Conn, 
 		}
 	}
 	t.mu.Unlock()
-	return c, nil
 }
 
 func (t *target) markDown(ctx context.Context, err error) {
@@ -187,11 +214,8 @@ func (t *target) probe(ctx context.Context, gen int) {
 		if stale {
 			return
 		}
-		dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
-		c, err := t.dialer.DialContext(dctx, "tcp", t.addr)
-		cancel()
+		err := t.try(ctx)
 		if err == nil {
-			c.Close()
 			// In one step with clearing down, so that a failure right
 			// after starts a new prober.
 			t.mu.Lock()
