@@ -106,6 +106,16 @@ func (b *batchConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// release gives back the read buffer of a connection that ended with
+// bytes still pending. Only the goroutine that reads may call it, once it
+// reads no more: Close cannot, since it runs concurrently with Read.
+func (b *batchConn) release() {
+	if b.in != nil {
+		putBuffer(b.in)
+		b.in, b.pending = nil, nil
+	}
+}
+
 func (b *batchConn) fill() error {
 	bp, n, err := readReady(b.raw)
 	if err != nil {

@@ -293,3 +293,48 @@ func TestAbortDoesNotWaitForBlockedFlush(t *testing.T) {
 		t.Errorf("abort took %v while a flush was blocked", took.Round(time.Millisecond))
 	}
 }
+
+// TestBatchConnReleasesPendingBytes: a connection that ends with bytes
+// read from the network and not yet consumed gives its buffer back.
+func TestBatchConnReleasesPendingBytes(t *testing.T) {
+	cc, sc := tcpPair(t)
+	before := buffersHeld.Load()
+	cc.Write(bytes.Repeat([]byte("x"), 64<<10))
+	time.Sleep(100 * time.Millisecond)
+	b := newBatchConn(sc)
+	b.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := b.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if d := buffersHeld.Load() - before; d != 1 {
+		t.Fatalf("with bytes pending, %d relay buffers held; want 1", d)
+	}
+	b.release()
+	b.Close()
+	if d := buffersHeld.Load() - before; d != 0 {
+		t.Errorf("after release, %d relay buffer(s) still held", d)
+	}
+}
+
+// TestHandshakeFailureReleasesPendingBytes: a client that sends a burst
+// of plaintext to the server tunnel fails the handshake at its first bytes;
+// the rest, already read, does not keep a relay buffer.
+func TestHandshakeFailureReleasesPendingBytes(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	addr, lb, _ := m.startServer(t, echo, ClientAuthOff, nil)
+	lb.waitFor(t, "target answers")
+	before := buffersHeld.Load()
+	c := dial(t, addr)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testTimeout))
+	c.Write(append([]byte("GET / HTTP/1.1\r\nHost: x\r\n"), bytes.Repeat([]byte("x"), 64<<10)...))
+	lb.waitFor(t, "reason=not_tls")
+	deadline := time.Now().Add(2 * time.Second)
+	for buffersHeld.Load() != before {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a failed handshake, %d relay buffer(s) still held", buffersHeld.Load()-before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

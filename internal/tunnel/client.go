@@ -183,6 +183,9 @@ func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *openCo
 	// Nothing has been read from the local connection yet, and nothing
 	// will be until the target has proved who it is.
 	batch := newBatchConn(raw)
+	// Every read of batch happens in this goroutine or in the relay,
+	// which has ended when handle returns.
+	defer batch.release()
 	tc := tls.Client(batch, c.tlsConf)
 	hctx, cancel := context.WithTimeout(ctx, c.opts.HandshakeTimeout)
 	err = tc.HandshakeContext(hctx)

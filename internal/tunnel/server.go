@@ -200,6 +200,9 @@ func (s *Server) closeDenied() {
 func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, oc *openConn) {
 	al := accessLog{b: s.base, start: time.Now(), client: c.RemoteAddr().String()}
 	batch := newBatchConn(c)
+	// Every read of batch happens in this goroutine or in the relay,
+	// which has ended when handle returns.
+	defer batch.release()
 	ac := &admissionConn{batchConn: batch}
 	ac.verify = func(cs tls.ConnectionState) error { return s.admit(ctx, ac, cs) }
 	tc := tls.Server(ac, s.tlsConf)
