@@ -148,7 +148,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		tc.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			ac, ok := hello.Conn.(*admissionConn)
 			if !ok {
-				return nil, nil
+				// Without its admissionConn the client could not be
+				// checked: refuse rather than fall back to tc.
+				return nil, fmt.Errorf("tunnel: a connection of type %T is not set up for the client checks; refused", hello.Conn)
 			}
 			c := perConn.Clone()
 			c.VerifyConnection = func(cs tls.ConnectionState) error {

@@ -819,3 +819,30 @@ func TestTargetDownNeverSaysNegativeRetry(t *testing.T) {
 		t.Errorf("message gives a negative delay: %s", msg)
 	}
 }
+
+// TestServerRefusesUncheckedConnections: with client checks on, a
+// handshake that does not run over the tunnel's own connection type
+// cannot be checked and is refused, not let through unchecked.
+func TestServerRefusesUncheckedConnections(t *testing.T) {
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	p, _ := authz.ParsePolicy([]string{"uri:spiffe://corp.test/web"})
+	opts, _ := testOptions(t, echo)
+	cert := m.server.TLSCertificate()
+	s, err := NewServer(ServerConfig{
+		Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		ClientAuth: ClientAuthRequire, ClientCAs: m.clientCA.Root().Pool(), Policy: p,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, sc := tcpPair(t)
+	stc := tls.Server(sc, s.tlsConf)
+	ctc := tls.Client(cc, m.clientTLS(m.billing))
+	stc.SetDeadline(time.Now().Add(testTimeout))
+	ctc.SetDeadline(time.Now().Add(testTimeout))
+	go ctc.Handshake()
+	if err := stc.Handshake(); err == nil {
+		t.Error("a client the rules refuse got through a handshake that bypassed the checks")
+	}
+}
