@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"net"
 
 	"strings"
 	"testing"
@@ -122,39 +123,29 @@ func TestClientRefusesUntrustworthyTargets(t *testing.T) {
 // does not speak TLS: nothing but a ClientHello may reach it.
 func TestClientNeverFallsBackToPlaintext(t *testing.T) {
 	ln := listenLoopback(t)
-	defer ln.Close()
 	// Every connection the tunnel makes (its check at start, the
 	// prober's, the client's) reports what it sent.
 	got := make(chan []byte, 64)
-	go func() {
+	serveEach(t, ln, func(c net.Conn) {
+		var all []byte
+		buf := make([]byte, 4096)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+			c.SetReadDeadline(timeNowPlus())
+			n, err := c.Read(buf)
+			all = append(all, buf[:n]...)
+			if n > 0 && len(all) >= 5 {
+				// Answer like a plaintext service would.
+				c.Write([]byte("-ERR unknown command\r\n"))
 			}
-			go func() {
-				defer c.Close()
-				var all []byte
-				buf := make([]byte, 4096)
-				for {
-					c.SetReadDeadline(timeNowPlus())
-					n, err := c.Read(buf)
-					all = append(all, buf[:n]...)
-					if n > 0 && len(all) >= 5 {
-						// Answer like a plaintext service would.
-						c.Write([]byte("-ERR unknown command\r\n"))
-					}
-					if err != nil {
-						break
-					}
-				}
-				select {
-				case got <- all:
-				default:
-				}
-			}()
+			if err != nil {
+				break
+			}
 		}
-	}()
+		select {
+		case got <- all:
+		default:
+		}
+	})
 	f := testpki.Good(t, testpki.ECDSAP256)
 	addr, lb, _ := startClient(t, ln.Addr().String(), ClientConfig{ServerName: "localhost", RootCAs: f.Roots})
 	conn := dial(t, addr)

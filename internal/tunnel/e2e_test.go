@@ -339,21 +339,9 @@ func TestClientLogsRefusalByTarget(t *testing.T) {
 	t.Run("local client resets, target reads and never answers", func(t *testing.T) {
 		f := testpki.Good(t, testpki.ECDSAP256)
 		ln := listenLoopback(t)
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					tc := tls.Server(c, fixtureTLS(f))
-					tc.SetDeadline(time.Now().Add(testTimeout))
-					io.Copy(io.Discard, tc)
-				}()
-			}
-		}()
+		serveEach(t, ln, func(c net.Conn) {
+			io.Copy(io.Discard, tls.Server(c, fixtureTLS(f)))
+		})
 		addr, lb, _ := startClient(t, ln.Addr().String(), ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots})
 		c := dial(t, addr)
 		c.Write([]byte("PING\r\n"))

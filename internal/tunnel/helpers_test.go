@@ -139,6 +139,38 @@ func startTLSTarget(t testing.TB, cfg *tls.Config) *tlsTarget {
 	t.Helper()
 	ln := listenLoopback(t)
 	tt := &tlsTarget{addr: ln.Addr().String()}
+	serveEach(t, ln, func(c net.Conn) {
+		tc := tls.Server(recordingConn{Conn: c, mu: &tt.mu, raw: &tt.raw}, cfg)
+		if tc.Handshake() != nil {
+			// Read on: a client that goes on sending after a failed
+			// handshake would show up in the capture.
+			io.Copy(io.Discard, recordingConn{Conn: c, mu: &tt.mu, raw: &tt.raw})
+			return
+		}
+		tt.mu.Lock()
+		tt.ok++
+		tt.mu.Unlock()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := tc.Read(buf)
+			tt.mu.Lock()
+			tt.app.Write(buf[:n])
+			tt.mu.Unlock()
+			if n > 0 {
+				tc.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	return tt
+}
+
+// serveEach closes ln when the test ends and runs handle on a goroutine of
+// its own for every connection accepted on it, with the test's deadline set
+// and the connection closed when handle returns.
+func serveEach(t testing.TB, ln net.Listener, handle func(c net.Conn)) {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -149,57 +181,25 @@ func startTLSTarget(t testing.TB, cfg *tls.Config) *tlsTarget {
 			go func() {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(testTimeout))
-				tc := tls.Server(recordingConn{Conn: c, mu: &tt.mu, raw: &tt.raw}, cfg)
-				if tc.Handshake() != nil {
-					// Read on: a client that goes on sending after a failed
-					// handshake would show up in the capture.
-					io.Copy(io.Discard, recordingConn{Conn: c, mu: &tt.mu, raw: &tt.raw})
-					return
-				}
-				tt.mu.Lock()
-				tt.ok++
-				tt.mu.Unlock()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := tc.Read(buf)
-					tt.mu.Lock()
-					tt.app.Write(buf[:n])
-					tt.mu.Unlock()
-					if n > 0 {
-						tc.Write(buf[:n])
-					}
-					if err != nil {
-						return
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()
-	return tt
 }
 
 // startEcho runs a plaintext echo service, as the target of server mode.
 func startEcho(t testing.TB) (addr string, accepted func() int) {
 	t.Helper()
 	ln := listenLoopback(t)
-	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex
 	n := 0
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			n++
-			mu.Unlock()
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
+	serveEach(t, ln, func(c net.Conn) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+		c.SetDeadline(time.Time{}) // an echo lives as long as its client
+		io.Copy(c, c)
+	})
 	return ln.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
 

@@ -270,22 +270,11 @@ func listenAgain(t *testing.T, addr string) {
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
-	t.Cleanup(func() { back.Close() })
-	go func() {
-		for {
-			c, err := back.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(testTimeout))
-				buf := make([]byte, 64)
-				n, _ := c.Read(buf)
-				c.Write(buf[:n])
-			}()
-		}
-	}()
+	serveEach(t, back, func(c net.Conn) {
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		c.Write(buf[:n])
+	})
 }
 
 // listenAgainTLS brings a TLS echo target back on addr.
@@ -295,23 +284,13 @@ func listenAgainTLS(t *testing.T, addr string, cfg *tls.Config) {
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
-	t.Cleanup(func() { back.Close() })
-	go func() {
-		for {
-			c, err := back.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				tc := tls.Server(c, cfg)
-				defer tc.Close()
-				tc.SetDeadline(time.Now().Add(testTimeout))
-				buf := make([]byte, 64)
-				n, _ := tc.Read(buf)
-				tc.Write(buf[:n])
-			}()
-		}
-	}()
+	serveEach(t, back, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		defer tc.Close()
+		buf := make([]byte, 64)
+		n, _ := tc.Read(buf)
+		tc.Write(buf[:n])
+	})
 }
 
 // TestReadinessChecksTargetAtStart: both modes try the target once when
@@ -719,30 +698,19 @@ func TestServerKeepsBaseVerifyConnection(t *testing.T) {
 func TestRelayTeardownWithStalledClient(t *testing.T) {
 	m := newMTLSSetup(t)
 	tln := listenLoopback(t)
-	t.Cleanup(func() { tln.Close() })
-	go func() {
-		for {
-			c, err := tln.Accept()
-			if err != nil {
+	serveEach(t, tln, func(c net.Conn) {
+		go func() { // then fails with a reset
+			time.Sleep(400 * time.Millisecond)
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}()
+		buf := make([]byte, 64<<10)
+		for range 512 { // a target that talks a lot: at most 32 MiB
+			if _, err := c.Write(buf); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(testTimeout))
-				go func() { // then fails with a reset
-					time.Sleep(400 * time.Millisecond)
-					c.(*net.TCPConn).SetLinger(0)
-					c.Close()
-				}()
-				buf := make([]byte, 64<<10)
-				for range 512 { // a target that talks a lot: at most 32 MiB
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	addr, lb, _ := m.startServer(t, tln.Addr().String(), ClientAuthRequire, nil, "uri:spiffe://corp.test/**")
 	c, err := dialTLS(t, addr, m.clientTLS(m.billing))
 	if err != nil {
