@@ -692,3 +692,34 @@ func TestSlowHeadersAndSlowHandshakeAreCut(t *testing.T) {
 		}
 	}
 }
+
+// The whoami API reads the request body before it answers, and bounds it.
+func TestWhoamiReadsTheBody(t *testing.T) {
+	site, roots := siteFor(t, whoamiRoute())
+	tg := startGateway(t, &Config{Sites: []*Site{site}, DefaultSite: "main"}, roots)
+	for _, h2 := range []bool{true, false} {
+		c := tg.newClient(h2)
+		resp, err := c.Post("https://localhost/echo", "text/plain", strings.NewReader("hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w Whoami
+		err = json.NewDecoder(resp.Body).Decode(&w)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || w.BodyBytes != 5 {
+			t.Errorf("h2=%v: status %d, body_bytes %d (%v), want 200 and 5", h2, resp.StatusCode, w.BodyBytes, err)
+		}
+		resp, err = c.Post("https://localhost/echo", "application/octet-stream", io.LimitReader(zeros{}, whoamiMaxBody+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("h2=%v: a body over 1 MiB answered %d, want 413", h2, resp.StatusCode)
+		}
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

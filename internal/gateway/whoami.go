@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"time"
 
@@ -21,8 +22,14 @@ type Whoami struct {
 	Proto      string              `json:"proto"`
 	RemoteAddr string              `json:"remote_addr"`
 	Headers    map[string][]string `json:"headers"`
-	TLS        *WhoamiTLS          `json:"tls,omitempty"`
+	// BodyBytes is the size of the request body, read to its end before
+	// answering.
+	BodyBytes int64      `json:"body_bytes,omitempty"`
+	TLS       *WhoamiTLS `json:"tls,omitempty"`
 }
+
+// whoamiMaxBody bounds the request body the whoami API reads.
+const whoamiMaxBody = 1 << 20
 
 // WhoamiTLS describes the client's TLS connection.
 type WhoamiTLS struct {
@@ -53,7 +60,20 @@ type ClientIdentity struct {
 }
 
 func (whoamiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The body is read before answering, so that a malformed one (its
+	// length not the declared Content-Length) fails the request rather
+	// than racing the answer.
+	n, err := io.Copy(io.Discard, io.LimitReader(r.Body, whoamiMaxBody+1))
+	switch {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "bad_body", "the request body could not be read: "+err.Error())
+		return
+	case n > whoamiMaxBody:
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "the whoami API reads at most 1 MiB of request body")
+		return
+	}
 	doc := Whoami{
+		BodyBytes:  n,
 		Method:     r.Method,
 		Path:       r.URL.Path,
 		Query:      r.URL.RawQuery,
