@@ -435,3 +435,28 @@ func TestIncompleteChainNamesThePeer(t *testing.T) {
 		}
 	}
 }
+
+type fixedStatus RevocationStatus
+
+func (f fixedStatus) CheckRevocation(context.Context, *x509.Certificate, *x509.Certificate, time.Time) (RevocationStatus, error) {
+	return RevocationStatus(f), nil
+}
+
+func TestRefuseRevokedClient(t *testing.T) {
+	chain := testpki.Good(t, testpki.ECDSAP256).Chain
+	for _, tc := range []struct {
+		st       RevocationState
+		failOpen bool
+		want     string
+	}{
+		{RevocationRevoked, true, string(ReasonRevoked)},
+		{RevocationUnknown, false, ReasonRevocationUnknown},
+		{RevocationUnknown, true, ""},
+		{RevocationGood, false, ""},
+	} {
+		reason, msg := RefuseRevokedClient(context.Background(), fixedStatus{State: tc.st, Source: "test list"}, chain, time.Second, tc.failOpen)
+		if reason != tc.want || (reason != "" && !strings.Contains(msg, fmt.Sprintf("%X", chain[0].SerialNumber))) {
+			t.Errorf("%s failOpen=%v: %q %q, want reason %q and a message naming the serial", tc.st, tc.failOpen, reason, msg, tc.want)
+		}
+	}
+}

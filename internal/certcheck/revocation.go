@@ -247,3 +247,36 @@ func checkRevocation(ctx context.Context, in Input, chain []*x509.Certificate, a
 	}
 	return Result{}, false
 }
+
+// ReasonRevocationUnknown is the refusal reason for a client whose
+// revocation status could not be learned while checking fails closed.
+const ReasonRevocationUnknown = "revocation_unknown"
+
+// RefuseRevokedClient asks checker, within timeout, about the leaf of a
+// verified client chain (its issuer the next certificate) and returns why
+// the client is refused — ReasonRevoked, or ReasonRevocationUnknown unless
+// failOpen — with a message naming the serial and the source, or "" when
+// the client may pass.
+func RefuseRevokedClient(ctx context.Context, checker RevocationChecker, chain []*x509.Certificate, timeout time.Duration, failOpen bool) (reason, msg string) {
+	leaf := chain[0]
+	var issuer *x509.Certificate
+	if len(chain) > 1 {
+		issuer = chain[1]
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	st, err := checker.CheckRevocation(ctx, leaf, issuer, time.Now())
+	switch {
+	case st.State == RevocationRevoked:
+		return string(ReasonRevoked), fmt.Sprintf("client certificate serial %X was revoked on %s according to the %s",
+			leaf.SerialNumber, st.RevokedAt.UTC().Format(time.DateOnly), st.Source)
+	case st.State == RevocationGood && err == nil, failOpen:
+		return "", ""
+	}
+	detail := st.Detail
+	if err != nil {
+		detail = err.Error()
+	}
+	return ReasonRevocationUnknown, fmt.Sprintf("revocation status of client certificate serial %X is unknown (%s); refused because revocation checking fails closed",
+		leaf.SerialNumber, detail)
+}

@@ -42,7 +42,7 @@ var anyVerified = func() *authz.Policy {
 // metric and body; they read like certcheck's and authz's reasons.
 const (
 	reasonRevoked           = string(certcheck.ReasonRevoked)
-	reasonRevocationUnknown = "revocation_unknown"
+	reasonRevocationUnknown = certcheck.ReasonRevocationUnknown
 )
 
 // authorizeClient applies the route's client authentication: it strips
@@ -176,33 +176,15 @@ func verifiedClient(r *http.Request) *authz.Identity {
 // check asks the checker about a verified chain's leaf and returns a
 // refusal reason and message, or "" when the client may pass.
 func (rv *Revocation) check(ctx context.Context, chain []*x509.Certificate) (reason, msg string) {
-	leaf := chain[0]
-	var issuer *x509.Certificate
-	if len(chain) > 1 {
-		issuer = chain[1]
-	}
 	timeout := rv.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	st, err := rv.Checker.CheckRevocation(ctx, leaf, issuer, time.Now())
-	switch {
-	case st.State == certcheck.RevocationRevoked:
-		return reasonRevoked, fmt.Sprintf("client certificate serial %X was revoked on %s according to the %s; ask its CA for a new one",
-			leaf.SerialNumber, st.RevokedAt.UTC().Format(time.DateOnly), st.Source)
-	case st.State == certcheck.RevocationGood && err == nil:
-		return "", ""
-	case rv.FailOpen:
-		return "", ""
+	reason, msg = certcheck.RefuseRevokedClient(ctx, rv.Checker, chain, timeout, rv.FailOpen)
+	if reason == reasonRevoked {
+		msg += "; ask its CA for a new one"
 	}
-	detail := st.Detail
-	if err != nil {
-		detail = err.Error()
-	}
-	return reasonRevocationUnknown, fmt.Sprintf("revocation status of client certificate serial %X is unknown (%s); refused because revocation checking fails closed",
-		leaf.SerialNumber, detail)
+	return reason, msg
 }
 
 // DenyList is the gateway's deny-list: identities on it are refused on

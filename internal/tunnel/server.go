@@ -301,25 +301,5 @@ func (s *Server) admit(ctx context.Context, ac *admissionConn, cs tls.Connection
 // checkRevocation asks the revocation checker about the client's leaf and
 // returns a denial reason and message, or "" when the certificate is good.
 func (s *Server) checkRevocation(ctx context.Context, chain []*x509.Certificate) (reason, msg string) {
-	leaf := chain[0]
-	var issuer *x509.Certificate
-	if len(chain) > 1 {
-		issuer = chain[1]
-	}
-	rctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
-	defer cancel()
-	st, err := s.cfg.Revocation.CheckRevocation(rctx, leaf, issuer, time.Now())
-	switch {
-	case st.State == certcheck.RevocationRevoked:
-		return string(certcheck.ReasonRevoked), fmt.Sprintf("client certificate serial %s was revoked on %s according to the %s",
-			st.Serial, st.RevokedAt.UTC().Format(time.DateOnly), st.Source)
-	case st.State == certcheck.RevocationGood && err == nil:
-		return "", ""
-	}
-	detail := st.Detail
-	if err != nil {
-		detail = err.Error()
-	}
-	return "revocation_unknown", fmt.Sprintf("revocation status of client certificate serial %X is unknown (%s); refused because revocation checking fails closed",
-		leaf.SerialNumber, detail)
+	return certcheck.RefuseRevokedClient(ctx, s.cfg.Revocation, chain, s.opts.HandshakeTimeout, false)
 }
