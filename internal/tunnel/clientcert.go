@@ -56,14 +56,19 @@ func (f *ClientCertFiles) Certificate() (*tls.Certificate, error) { return f.cur
 
 // Run polls the files until ctx is done.
 func (f *ClientCertFiles) Run(ctx context.Context) {
-	t := time.NewTicker(f.interval)
+	pollEvery(ctx, f.interval, func() { f.reload(false) })
+}
+
+// pollEvery calls poll every interval until ctx is done.
+func pollEvery(ctx context.Context, interval time.Duration, poll func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			f.reload(false)
+			poll()
 		}
 	}
 }

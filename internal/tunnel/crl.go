@@ -53,16 +53,7 @@ func (c *CRLFiles) CheckRevocation(ctx context.Context, cert, issuer *x509.Certi
 
 // Run re-reads changed files until ctx is done.
 func (c *CRLFiles) Run(ctx context.Context) {
-	t := time.NewTicker(c.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.reload(false)
-		}
-	}
+	pollEvery(ctx, c.interval, func() { c.reload(false) })
 }
 
 func (c *CRLFiles) reload(force bool) error {
