@@ -184,13 +184,7 @@ func TestShutdownEndsConnectionsWithoutRequest(t *testing.T) {
 func TestDenyListClosesConnectionWithoutRequest(t *testing.T) {
 	mg := startMTLS(t, false)
 	billing := mg.issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}})
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", mg.https, &tls.Config{
-		ServerName: "localhost", RootCAs: mg.roots, Certificates: []tls.Certificate{billing}, NextProtos: []string{"http/1.1"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := mg.dialHTTP1(t, billing)
 	waitFor(t, "the handshake counted", func() bool { return handshakesCounted(t, mg.g) >= 1 })
 	entry, err := authz.ParseDenyEntry("serial:" + billing.Leaf.SerialNumber.Text(16))
 	if err != nil {

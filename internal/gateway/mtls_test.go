@@ -78,6 +78,20 @@ func (mg *mtlsGateway) issue(t *testing.T, l testpki.Leaf) tls.Certificate {
 
 // as returns a client presenting cert (none when nil), HTTP/1.1 so that
 // tests can reason about one connection.
+// dialHTTP1 opens an HTTP/1.1 TLS connection to the gateway presenting
+// cert; the test closes it at its end.
+func (mg *mtlsGateway) dialHTTP1(t *testing.T, cert tls.Certificate) *tls.Conn {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", mg.https, &tls.Config{
+		ServerName: "localhost", RootCAs: mg.roots, Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func (mg *mtlsGateway) as(cert *tls.Certificate) *testGateway {
 	c := mg.newClient(false)
 	if cert != nil {
@@ -333,13 +347,7 @@ func TestMTLSRevokedByCRLWithinRefreshInterval(t *testing.T) {
 func TestDenyListClosesEstablishedKeepAliveConnection(t *testing.T) {
 	mg := startMTLS(t, false)
 	billing := mg.issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/billing"}})
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", mg.https, &tls.Config{
-		ServerName: "localhost", RootCAs: mg.roots, Certificates: []tls.Certificate{billing}, NextProtos: []string{"http/1.1"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := mg.dialHTTP1(t, billing)
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(conn)
 	req := "GET /payments HTTP/1.1\r\nHost: localhost\r\n\r\n"
