@@ -62,9 +62,18 @@ func TestUpgradedConnectionStaysTracked(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg.g.DenyList().Add(entry)
-	io.WriteString(conn, "still here\n")
+	// The deny-list is applied by a watcher: wait for the gateway to close
+	// the WebSocket rather than race it with another message.
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if got, err := br.ReadString('\n'); err == nil {
-		t.Errorf("the denied client's WebSocket still works: %q", got)
+		t.Errorf("the denied client's WebSocket still carries data: %q", got)
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("the denied client's WebSocket is still open 5 s after the deny-list entry: %v", err)
+	}
+	if _, err := io.WriteString(conn, "still here\n"); err == nil {
+		if got, err := br.ReadString('\n'); err == nil {
+			t.Errorf("the denied client's WebSocket still works: %q", got)
+		}
 	}
 	waitFor(t, "the denied WebSocket counted closed", func() bool { return metricValue(t, tg, open) == 0 })
 }
