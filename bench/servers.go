@@ -60,22 +60,37 @@ type env struct {
 	buildErr   error
 }
 
+// freeAddrs returns n distinct free loopback addresses. The listeners are
+// held until all n are chosen: closing each before asking for the next
+// lets the kernel hand out the same port twice.
+func freeAddrs(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs, nil
+}
+
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := freeAddrs(1)
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return addrs[0], nil
 }
 
 func (s *server) allocate() error {
-	var err error
-	if s.ecdsaAddr, err = freeAddr(); err != nil {
+	addrs, err := freeAddrs(2)
+	if err != nil {
 		return err
 	}
-	s.rsaAddr, err = freeAddr()
-	return err
+	s.ecdsaAddr, s.rsaAddr = addrs[0], addrs[1]
+	return nil
 }
 
 func writeFile(path, content string) error {
