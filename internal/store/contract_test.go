@@ -25,6 +25,7 @@ func runContract(t *testing.T, fresh storeFactory) {
 		{"CertificateRoundTripAndUniqueness", contractRoundTrip},
 		{"Revoke", contractRevoke},
 		{"AuditLog", contractAuditLog},
+		{"LastEventSeq", contractLastEventSeq},
 		{"KeyValueAndLocks", contractKeyValueAndLocks},
 		{"ConcurrentWritesAllCommitted", contractConcurrentWrites},
 	} {
@@ -220,5 +221,51 @@ func contractAuditLog(t *testing.T, open func() Store) {
 	}
 	if evs, _ := s.Events(ctx, 0, 1); len(evs) != 1 || evs[0].Seq != 1 {
 		t.Fatalf("Events(limit 1) = %+v", evs)
+	}
+}
+
+// contractLastEventSeq: a reader that starts following the audit log at
+// LastEventSeq sees exactly what is written afterwards, from any handle.
+func contractLastEventSeq(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s, other := open(), open()
+	if seq, err := s.LastEventSeq(ctx); err != nil || seq != 0 {
+		t.Fatalf("LastEventSeq of an empty log = %d, %v; want 0", seq, err)
+	}
+	for i := range 3 {
+		if err := s.AppendEvent(ctx, Event{Action: "test", Detail: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutCertificate(ctx, cert("0a", time.Now()), Event{Action: "issue", Serial: "0a"}); err != nil {
+		t.Fatal(err)
+	}
+	// A refused write draws no entry (PostgreSQL may burn a seq, but no
+	// entry commits with it).
+	if err := s.PutCertificate(ctx, cert("0a", time.Now()), Event{Action: "issue", Serial: "0a"}); !errors.Is(err, ErrDuplicateSerial) {
+		t.Fatalf("duplicate serial: %v", err)
+	}
+	all, err := s.Events(ctx, 0, 0)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("Events = %+v, %v; want 4 entries", all, err)
+	}
+	want := all[len(all)-1].Seq
+	for name, h := range map[string]Store{"writer": s, "second handle": other} {
+		if seq, err := h.LastEventSeq(ctx); err != nil || seq != want {
+			t.Fatalf("LastEventSeq from the %s = %d, %v; want %d (the last entry's seq)", name, seq, err, want)
+		}
+	}
+	if evs, err := other.Events(ctx, want, 0); err != nil || len(evs) != 0 {
+		t.Fatalf("Events after LastEventSeq = %+v, %v; want none", evs, err)
+	}
+	if err := s.Revoke(ctx, Revocation{Serial: "0a", Reason: 1, RevokedAt: time.Now()}, Event{Action: "revoke", Serial: "0a"}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := other.Events(ctx, want, 0)
+	if err != nil || len(evs) != 1 || evs[0].Action != "revoke" || evs[0].Serial != "0a" {
+		t.Fatalf("Events after LastEventSeq, following a revocation = %+v, %v; want the revocation alone", evs, err)
+	}
+	if seq, err := other.LastEventSeq(ctx); err != nil || seq != evs[0].Seq {
+		t.Fatalf("LastEventSeq after the revocation = %d, %v; want %d", seq, err, evs[0].Seq)
 	}
 }

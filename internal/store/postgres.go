@@ -445,6 +445,24 @@ func (p *Postgres) Events(ctx context.Context, after int64, limit int) ([]Event,
 	return out, nil
 }
 
+// LastEventSeq implements Store. Seqs are drawn before commit: while seq
+// 11 is in flight, 12 may be committed, and a reader told 12 would never
+// see 11. Taking the lock Events takes (see insertEvent) waits until every
+// seq drawn so far is committed or abandoned.
+func (p *Postgres) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := p.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, p.advisoryKey("events", "")); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&seq)
+	})
+	if err != nil {
+		return 0, p.describe(err)
+	}
+	return seq, nil
+}
+
 // Put implements Store.
 func (p *Postgres) Put(ctx context.Context, key string, value []byte) error {
 	if value == nil {

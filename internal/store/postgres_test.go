@@ -50,6 +50,7 @@ func TestPostgres(t *testing.T) {
 		{"LockTTLKeptByServerForFrozenHolder", pgLockTTLKeptByServer},
 		{"AuditLogRefusesEdits", pgAuditLogRefusesEdits},
 		{"AuditLogTailMissesNothing", pgAuditLogTailMissesNothing},
+		{"LastEventSeqWaitsForEntriesInFlight", pgLastEventSeqWaitsForEntriesInFlight},
 		{"ConcurrentFirstOpenMigratesOnce", pgConcurrentFirstOpen},
 		{"RefusesForeignAndNewerSchemas", pgRefusesForeignAndNewer},
 		{"ReopenKeepsData", pgReopenKeepsData},
@@ -550,4 +551,46 @@ func BenchmarkIssueRecord(b *testing.B) {
 			}
 		})
 	})
+}
+
+// pgLastEventSeqWaitsForEntriesInFlight holds an audit entry uncommitted,
+// as a slow writer would, while another handle commits a later one:
+// LastEventSeq must not name the later seq before the earlier entry is
+// committed, or a reader starting there would never see it.
+func pgLastEventSeqWaitsForEntriesInFlight(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	a, b := openPG(t, dbURL), openPG(t, dbURL)
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	// What insertEvent does, without the commit.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, a.advisoryKey("events", "")); err != nil {
+		t.Fatal(err)
+	}
+	var slow int64
+	if err := tx.QueryRow(ctx, `INSERT INTO events(time, actor, action, serial, detail) VALUES(now(), 'test', 'revoke', '0b', 'in flight') RETURNING seq`).Scan(&slow); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AppendEvent(ctx, Event{Action: "test", Detail: "committed after"}); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if seq, err := a.LastEventSeq(short); err == nil {
+		t.Fatalf("LastEventSeq = %d while entry %d is still in flight; a reader starting there would never see it", seq, slow)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := a.LastEventSeq(ctx)
+	if err != nil || seq <= slow {
+		t.Fatalf("LastEventSeq after the commit = %d, %v; want above %d", seq, err, slow)
+	}
 }

@@ -587,6 +587,17 @@ func (s *SQLite) Events(ctx context.Context, after int64, limit int) ([]Event, e
 	return out, rows.Err()
 }
 
+// LastEventSeq implements Store. SQLite lets one transaction write at a
+// time, across processes too, and a Seq is drawn inside it: entries commit
+// in Seq order, so nothing below the highest committed one is in flight.
+func (s *SQLite) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.reader.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&seq); err != nil {
+		return 0, s.describe(err)
+	}
+	return seq, nil
+}
+
 // Put implements Store.
 func (s *SQLite) Put(ctx context.Context, key string, value []byte) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {

@@ -95,6 +95,12 @@ type Store interface {
 	// Events returns audit entries with Seq > after, oldest first, at most
 	// limit of them (0: all).
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+	// LastEventSeq returns the highest Seq in the audit log (0 when it is
+	// empty), with the guarantee Events gives: no entry with a Seq at or
+	// below it commits later. A reader that starts following the log there
+	// (Events(ctx, LastEventSeq, ...)) misses nothing written after the
+	// call, without reading what came before.
+	LastEventSeq(ctx context.Context) (int64, error)
 
 	// Put, Get, Delete and List form a key-value area for state that has no
 	// table of its own (CA settings, later ACME accounts, ticket keys).
