@@ -21,7 +21,8 @@ type StapleOptions struct {
 	Logger *slog.Logger
 	// Client fetches OCSP responses; nil uses one with a 10 second timeout.
 	Client *http.Client
-	// OnFetch is called after every fetch with its result.
+	// OnFetch is called after every fetch with its result, once the
+	// result is in effect.
 	OnFetch func(leaf *x509.Certificate, err error)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -121,7 +122,9 @@ func (s *Stapled) fetchDue(ctx context.Context) time.Duration {
 	}
 	staple, refresh, err := s.fetch(ctx, base)
 	if s.opts.OnFetch != nil {
-		s.opts.OnFetch(base.Leaf, err)
+		// Observers learn of a fetch once its outcome is in effect: a
+		// handshake that follows sees the new staple (or its absence).
+		defer s.opts.OnFetch(base.Leaf, err)
 	}
 	if err != nil {
 		if s.opts.Logger != nil {
