@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/store"
@@ -122,6 +123,10 @@ type CA struct {
 	settings Settings
 	ocspCert *x509.Certificate
 	ocspKey  crypto.Signer
+
+	// revocations counts the revocations made through this CA, so that
+	// its RevocationCaches forget their verdicts at once.
+	revocations atomic.Uint64
 }
 
 // Dir returns the CA directory inside home.

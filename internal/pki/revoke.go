@@ -124,7 +124,8 @@ func isLeafProfile(p string) bool {
 }
 
 // Revoke marks the certificate revoked for reason. The CRL and OCSP
-// answers change from the next request on.
+// answers change from the next request on, and so do the answers of this
+// CA's RevocationCaches.
 func (ca *CA) Revoke(ctx context.Context, serial *big.Int, reason Reason) error {
 	if _, ok := reasonNames[reason]; !ok {
 		return fmt.Errorf("revocation reason %d is not accepted", reason)
@@ -143,6 +144,8 @@ func (ca *CA) Revoke(ctx context.Context, serial *big.Int, reason Reason) error 
 	now := ca.now().UTC().Truncate(time.Second)
 	err = ca.store.Revoke(ctx, store.Revocation{Serial: sn, Reason: int(reason), RevokedAt: now},
 		store.Event{Time: now, Actor: ca.actor, Action: "revoke", Serial: sn, Detail: "reason " + reason.String()})
+	// Even on error: the revocation may have committed before it came.
+	ca.revocations.Add(1)
 	switch {
 	case errors.Is(err, store.ErrAlreadyRevoked):
 		return fmt.Errorf("serial %s was revoked on %s (%s): %w", sn, c.RevokedAt.Format(time.RFC3339), Reason(c.RevocationReason), ErrAlreadyRevoked)
@@ -154,7 +157,8 @@ func (ca *CA) Revoke(ctx context.Context, serial *big.Int, reason Reason) error 
 
 // IsRevoked reports whether a certificate this CA issued is revoked, why
 // and when. A serial the CA never issued yields an error wrapping
-// ErrUnknownSerial: treat it as untrusted.
+// ErrUnknownSerial: treat it as untrusted. Each call is a store query; a
+// caller asking on every request wants a RevocationCache.
 func (ca *CA) IsRevoked(ctx context.Context, serial *big.Int) (revoked bool, reason Reason, at time.Time, err error) {
 	c, err := ca.store.Certificate(ctx, SerialString(serial))
 	if errors.Is(err, store.ErrNotFound) {
