@@ -74,12 +74,16 @@ func clientRequest(identity string) (pki.Request, error) {
 }
 
 // LocalCARevocation answers from the local CA's store whether a certificate
-// it issued is revoked, so that `tlsgate ca revoke` takes effect on the next
-// handshake, without waiting for a CRL.
+// it issued is revoked, without waiting for a CRL: `tlsgate ca revoke`
+// takes effect on the next handshake or request within one second, and a
+// revocation made through ca itself at once. Verdicts are kept in memory
+// (pki.RevocationCache), so a check costs no store query but once a second
+// to read the audit log; when the store cannot be read the check fails.
 func LocalCARevocation(ca *pki.CA) certcheck.RevocationChecker {
+	cache := ca.RevocationCache(pki.DefaultRevocationRefresh)
 	return certcheck.RevocationFunc(func(ctx context.Context, cert, _ *x509.Certificate, _ time.Time) (certcheck.RevocationStatus, error) {
 		st := certcheck.RevocationStatus{Source: "local CA store", Serial: fmt.Sprintf("%X", cert.SerialNumber)}
-		revoked, reason, at, err := ca.IsRevoked(ctx, cert.SerialNumber)
+		revoked, reason, at, err := cache.IsRevoked(ctx, cert.SerialNumber)
 		switch {
 		case err != nil:
 			st.State, st.Detail = certcheck.RevocationUnknown, err.Error()
