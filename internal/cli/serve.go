@@ -103,7 +103,7 @@ after validating; SIGTERM drains in-flight requests and stops.`,
 	fl.StringVar(&f.logFormat, "access-log-format", "json", "access log format: json or common")
 	fl.StringVar(&f.profile, "tls-profile", "", "TLS profile: modern (TLS 1.3 only), intermediate (default), or old (legacy clients; warned about)")
 	fl.StringVar(&f.clientAuth, "client-auth", "off", "client certificates: require, optional (verified and authorized when sent) or off")
-	fl.StringArrayVar(&f.clientCAs, "client-ca", nil, "PEM file of the CAs that issue client certificates (repeatable; default the local CA, whose revocations apply at once)")
+	fl.StringArrayVar(&f.clientCAs, "client-ca", nil, "PEM file of the CAs that issue client certificates (repeatable; default the local CA, whose revocations apply within a second)")
 	fl.StringArrayVar(&f.clientCRLs, "client-crl", nil, "CRL file (PEM or DER) of the client CAs, re-read every minute; clients whose status is unknown are refused (repeatable)")
 	addAllowFlags(fl, f.allow, &f.allowAnyVerified, "")
 	return cmd
