@@ -77,16 +77,20 @@ func (a *accessLog) relay(accepted, target end) {
 	a.b.log.Debug("connection established", a.base()...)
 	up := &byteCount{counter: a.b.m.up}
 	down := &byteCount{counter: a.b.m.down}
-	err := relay(accepted, target, up, down)
+	idled, err := relay(accepted, target, up, down, a.b.opts.IdleTimeout)
 	d := time.Since(a.start)
 	a.b.m.duration.Observe(d.Seconds())
 	msg, result := "connection closed", "ok"
 	level := slog.LevelInfo
 	var reason string
-	if a.b.mode == ModeClient {
+	if a.b.mode == ModeClient && !idled {
 		reason = refusedByTarget(up, down)
 	}
 	switch {
+	case idled:
+		// What the relay met after the tunnel closed both sockets is
+		// the echo of that close, not a fault of either side.
+		msg, result, err = "connection closed: idle timeout", "idle_timeout", nil
 	case reason != "":
 		msg, result, level = "connection refused by the target after the handshake", "refused_by_target", slog.LevelWarn
 	case !quietClose(err):
@@ -94,6 +98,9 @@ func (a *accessLog) relay(accepted, target end) {
 	}
 	a.b.m.connections.WithLabelValues(result).Inc()
 	args := append(a.base(), "bytes_up", up.n.Load(), "bytes_down", down.n.Load(), "result", result)
+	if idled {
+		args = append(args, "idle_timeout", a.b.opts.IdleTimeout)
+	}
 	if reason != "" {
 		args = append(args, "reason", reason)
 	}

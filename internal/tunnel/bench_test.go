@@ -109,7 +109,7 @@ func serveRelay(b *testing.B, ln net.Listener, target string) {
 					c.Close()
 					return
 				}
-				relay(end{Conn: c}, end{Conn: t}, &byteCount{counter: m.up}, &byteCount{counter: m.down})
+				relay(end{Conn: c}, end{Conn: t}, &byteCount{counter: m.up}, &byteCount{counter: m.down}, DefaultIdleTimeout)
 			}()
 		}
 	}()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -44,11 +45,15 @@ type byteCount struct {
 	srcEnd     error
 	endedFirst bool
 	ended      *atomic.Bool // shared by both directions of one relay
+	idle       *idleWatch   // shared too; nil when there is no idle timeout
 	err        error        // what the pipe returned
 	writeErr   error        // how writing to the destination failed, if it did
 }
 
 func (c *byteCount) add(n int) {
+	if n > 0 {
+		c.idle.moved()
+	}
 	c.n.Add(int64(n))
 	c.counter.Add(float64(n))
 }
@@ -109,13 +114,21 @@ func (e end) read() (*[]byte, int, error) {
 // relay copies both ways between the accepted connection and the target
 // until both directions end. A clean end of one direction is passed on as a
 // half-close, so request/response protocols that close their write side
-// still get their answer; an error on either side closes both.
-func relay(accepted, target end, up, down *byteCount) error {
+// still get their answer; an error on either side closes both. When no
+// byte has moved either way for idleTimeout (if above zero), both sockets
+// are closed, which ends reads and writes blocked on them, and idled is
+// true.
+func relay(accepted, target end, up, down *byteCount, idleTimeout time.Duration) (idled bool, err error) {
 	accepted.init()
 	target.init()
 	errc := make(chan error, 2)
 	var ended atomic.Bool
 	up.ended, down.ended = &ended, &ended
+	idle := watchIdle(idleTimeout, func() {
+		accepted.socket().Close()
+		target.socket().Close()
+	})
+	up.idle, down.idle = idle, idle
 	run := func(dst, src end, count *byteCount) {
 		count.err = pipe(dst, src, count)
 		errc <- count.err
@@ -132,9 +145,19 @@ func relay(accepted, target end, up, down *byteCount) error {
 		accepted.abort()
 		target.abort()
 	}
+	idled = idle.stop()
 	accepted.Close()
 	target.Close()
-	return errors.Join(first, second)
+	return idled, errors.Join(first, second)
+}
+
+// socket is the network connection under a side, whose Close ends a read
+// or write blocked on it at once, also under a tls.Conn.
+func (e end) socket() net.Conn {
+	if e.batch != nil {
+		return e.batch.Conn
+	}
+	return e.Conn
 }
 
 // abort closes a side that failed. For a TLS side it closes the socket
@@ -161,6 +184,7 @@ func pipe(dst, src end, count *byteCount) error {
 			count.endedFirst = count.ended != nil && count.ended.CompareAndSwap(false, true)
 		}
 		if n > 0 {
+			count.idle.moved()
 			var w int
 			var werr error
 			if dst.tls != nil {

@@ -36,7 +36,15 @@ const (
 	DefaultDrainTimeout     = 30 * time.Second
 	DefaultDialTimeout      = 10 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultIdleTimeout is long enough for database and Redis
+	// connections that rest between queries for minutes, and still frees
+	// what a peer that went silent holds within the hour.
+	DefaultIdleTimeout = time.Hour
 )
+
+// NoIdleTimeout, as Options.IdleTimeout, keeps a connection open however
+// long nothing moves on it.
+const NoIdleTimeout time.Duration = -1
 
 // Options are what both modes share.
 type Options struct {
@@ -49,6 +57,10 @@ type Options struct {
 	DialTimeout time.Duration
 	// HandshakeTimeout bounds the TLS handshake.
 	HandshakeTimeout time.Duration
+	// IdleTimeout closes a relayed connection on which no byte has moved
+	// in either direction for this long; zero means DefaultIdleTimeout
+	// and a negative value (NoIdleTimeout) never closes it.
+	IdleTimeout time.Duration
 	// Logger receives the access log and errors; nil discards them.
 	Logger *slog.Logger
 	// Metrics counts connections, bytes and failures; nil counts nothing.
@@ -64,6 +76,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -129,6 +144,10 @@ func (b *base) serve(ctx context.Context, ln net.Listener, h handler) error {
 	defer cancelConns()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	if b.opts.IdleTimeout < 0 {
+		b.log.Warn("idle timeout disabled: a connection on which nothing moves stays open, with its sockets, until a side closes it",
+			"mode", b.mode, "listen", ln.Addr().String())
+	}
 
 	var acceptErr error
 	var delay time.Duration
