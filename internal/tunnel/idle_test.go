@@ -86,11 +86,13 @@ func startIdleRig(t *testing.T, mode Mode, idle time.Duration) *idleRig {
 }
 
 // connect opens a connection through the tunnel, sends one byte and
-// returns the client's end and the target's.
-func (r *idleRig) connect() (client, target net.Conn) {
+// returns the client's end and the target's, and when the byte was sent:
+// the tunnel cannot have seen it move earlier.
+func (r *idleRig) connect() (client, target net.Conn, sent time.Time) {
 	r.t.Helper()
 	client = r.dial()
 	client.SetDeadline(time.Now().Add(testTimeout))
+	sent = time.Now()
 	if _, err := client.Write([]byte{'x'}); err != nil {
 		r.t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func (r *idleRig) connect() (client, target net.Conn) {
 	case <-time.After(testTimeout):
 		r.t.Fatal("the target did not receive the first byte")
 	}
-	return client, target
+	return client, target, sent
 }
 
 // waitValue polls a counter or gauge until it reads want.
@@ -142,11 +144,10 @@ func TestIdleTimeoutClosesBothSides(t *testing.T) {
 	for _, mode := range []Mode{ModeServer, ModeClient} {
 		t.Run(string(mode), func(t *testing.T) {
 			r := startIdleRig(t, mode, idle)
-			client, target := r.connect()
-			silentSince := time.Now()
+			client, target, sent := r.connect()
 			expectClosed(t, client)
 			expectClosed(t, target)
-			if took := time.Since(silentSince); took < idle {
+			if took := time.Since(sent); took < idle {
 				t.Errorf("closed %v after the last byte, before the idle timeout of %v", took, idle)
 			}
 			r.lb.waitFor(t, "connection closed: idle timeout", "result=idle_timeout", "idle_timeout=200ms", "mode="+string(mode))
@@ -164,17 +165,18 @@ func TestIdleTimeoutClosesBothSides(t *testing.T) {
 
 // TestIdleTimeoutSparesOneWayTraffic sends a byte every 50 ms one way for
 // several idle timeouts while the other side only reads: a download, or
-// an upload, is not idle.
+// an upload, is not idle. The timeout leaves a stall of 450 ms between two
+// bytes to a loaded machine.
 func TestIdleTimeoutSparesOneWayTraffic(t *testing.T) {
 	const (
-		idle  = 300 * time.Millisecond
+		idle  = 500 * time.Millisecond
 		every = 50 * time.Millisecond
-		count = 24 // 1.2 s, four idle timeouts
+		count = 30 // 1.5 s, three idle timeouts
 	)
 	for _, dir := range []string{"up", "down"} {
 		t.Run(dir, func(t *testing.T) {
 			r := startIdleRig(t, ModeServer, idle)
-			client, target := r.connect()
+			client, target, _ := r.connect()
 			src, dst := client, target
 			if dir == "down" {
 				src, dst = target, client
@@ -211,7 +213,7 @@ func TestIdleTimeoutFreesStalledRelay(t *testing.T) {
 		t.Run(stalled+" stops reading", func(t *testing.T) {
 			r := startIdleRig(t, ModeServer, 200*time.Millisecond)
 			before := buffersHeld.Load()
-			client, target := r.connect()
+			client, target, _ := r.connect()
 			writer := client
 			if stalled == "client" {
 				writer = target
@@ -258,7 +260,7 @@ func TestIdleTimeoutFreesStalledRelay(t *testing.T) {
 func TestIdleTimeoutDisabled(t *testing.T) {
 	r := startIdleRig(t, ModeServer, NoIdleTimeout)
 	r.lb.waitFor(t, "level=WARN", "idle timeout disabled")
-	client, target := r.connect()
+	client, target, _ := r.connect()
 	// Silent for three times the timeout the other tests close at.
 	time.Sleep(600 * time.Millisecond)
 	exchange(t, client, target)
