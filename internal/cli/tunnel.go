@@ -35,6 +35,7 @@ type tunnelFlags struct {
 	allow                             map[authz.Kind]*[]string
 
 	drainTimeout, dialTimeout, handshakeTimeout, reloadInterval time.Duration
+	idleTimeout                                                 time.Duration
 }
 
 // Flags that only mean something in one mode; giving them in the other is a
@@ -66,7 +67,8 @@ Metrics are served on --admin (/metrics, /healthz); in server mode the admin
 listener also holds the deny-list (/deny), which refuses a client certificate
 by serial or public key at once and closes its open connections. SIGTERM stops accepting
 and lets open connections finish for up to --drain-timeout. Certificate files
-are reloaded when they change, without dropping open connections.`,
+are reloaded when they change, without dropping open connections. A connection
+on which no byte moves either way for --idle-timeout (1h) is closed.`,
 		Example: `  # Redis clients talk plaintext to 127.0.0.1:6380; the tunnel verifies redis.internal
   tlsgate tunnel --listen 127.0.0.1:6380 --target redis.internal:6379 --ca root.pem
 
@@ -93,6 +95,7 @@ are reloaded when they change, without dropping open connections.`,
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", tunnel.DefaultDrainTimeout, "on SIGTERM, how long open connections may take to finish")
 	fl.DurationVar(&f.dialTimeout, "dial-timeout", tunnel.DefaultDialTimeout, "timeout for connecting to --target")
 	fl.DurationVar(&f.handshakeTimeout, "handshake-timeout", tunnel.DefaultHandshakeTimeout, "timeout for a TLS handshake")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", tunnel.DefaultIdleTimeout, "close a connection on which no byte has moved in either direction for this long; 0 never closes it")
 	fl.DurationVar(&f.reloadInterval, "reload-interval", certsource.DefaultPollInterval, "how often certificate files are checked for changes")
 	// Client mode.
 	fl.StringArrayVar(&f.cas, "ca", nil, "client mode: PEM file of the CAs that verify the target, instead of the system roots (repeatable)")
@@ -127,7 +130,10 @@ func runTunnel(cmd *cobra.Command, g *Globals, f *tunnelFlags) error {
 	metrics := tunnel.NewMetrics(nil)
 	opts := tunnel.Options{
 		Target: f.target, DrainTimeout: f.drainTimeout, DialTimeout: f.dialTimeout,
-		HandshakeTimeout: f.handshakeTimeout, Logger: g.Logger, Metrics: metrics,
+		HandshakeTimeout: f.handshakeTimeout, IdleTimeout: f.idleTimeout, Logger: g.Logger, Metrics: metrics,
+	}
+	if f.idleTimeout == 0 {
+		opts.IdleTimeout = tunnel.NoIdleTimeout
 	}
 	var alpn []string
 	if f.alpn != "" {
@@ -184,6 +190,9 @@ func (f *tunnelFlags) check(cmd *cobra.Command) error {
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s works only in %s", name, mode)
 		}
+	}
+	if f.idleTimeout < 0 {
+		return fmt.Errorf("--idle-timeout %v: want a duration of 0 or more, e.g. 1h, or 0 to never close an idle connection", f.idleTimeout)
 	}
 	if (f.cert == "") != (f.key == "") {
 		return errors.New("--cert and --key go together: give both files")
