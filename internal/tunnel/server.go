@@ -205,11 +205,14 @@ func (s *Server) handle(serveCtx, ctx context.Context, c net.Conn, oc *openConn)
 	// Every read of batch happens in this goroutine or in the relay,
 	// which has ended when handle returns.
 	defer batch.release()
+	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	ac := &admissionConn{batchConn: batch}
-	ac.verify = func(cs tls.ConnectionState) error { return s.admit(ctx, ac, cs) }
+	// The checks inside the handshake get what is left of its timeout, so
+	// that a slow client and a slow check together cannot stretch one
+	// handshake beyond --handshake-timeout.
+	ac.verify = func(cs tls.ConnectionState) error { return s.admit(hctx, ac, cs) }
 	tc := tls.Server(ac, s.tlsConf)
 	oc.add(tc)
-	hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
 	if err != nil && ac.refusal != nil {
@@ -300,6 +303,7 @@ func (s *Server) admit(ctx context.Context, ac *admissionConn, cs tls.Connection
 
 // checkRevocation asks the revocation checker about the client's leaf and
 // returns a denial reason and message, or "" when the certificate is good.
+// ctx is the handshake's: the check ends at the handshake's deadline.
 func (s *Server) checkRevocation(ctx context.Context, chain []*x509.Certificate) (reason, msg string) {
 	return certcheck.RefuseRevokedClient(ctx, s.cfg.Revocation, chain, s.opts.HandshakeTimeout, false)
 }

@@ -814,3 +814,70 @@ func TestServerRefusesUncheckedConnections(t *testing.T) {
 		t.Error("a client the rules refuse got through a handshake that bypassed the checks")
 	}
 }
+
+// TestRevocationCheckEndsWithTheHandshake has a client that is slow to send
+// its certificate and a revocation checker that answers only when its
+// context ends: the check must get what is left of the handshake timeout,
+// not a fresh timeout of its own, so the handshake ends near the timeout
+// rather than near twice it.
+func TestRevocationCheckEndsWithTheHandshake(t *testing.T) {
+	const handshakeTimeout = 2 * time.Second
+	const clientDelay = 1500 * time.Millisecond
+	m := newMTLSSetup(t)
+	echo, _ := startEcho(t)
+	deadlines, ends := make(chan time.Time, 1), make(chan time.Time, 1)
+	checker := certcheck.RevocationFunc(func(ctx context.Context, _, _ *x509.Certificate, _ time.Time) (certcheck.RevocationStatus, error) {
+		d, _ := ctx.Deadline()
+		deadlines <- d
+		<-ctx.Done()
+		ends <- time.Now()
+		return certcheck.RevocationStatus{State: certcheck.RevocationUnknown}, ctx.Err()
+	})
+	p, _ := authz.ParsePolicy([]string{"any"})
+	opts, lb := testOptions(t, echo)
+	opts.HandshakeTimeout = handshakeTimeout
+	cert := m.server.TLSCertificate()
+	s, err := NewServer(ServerConfig{
+		Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		ClientAuth: ClientAuthRequire, ClientCAs: m.clientCA.Root().Pool(), Policy: p, Revocation: checker,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serveInBackground(t, s.Serve)
+	cfg := m.clientTLS(m.web)
+	tc := m.web.TLSCertificate()
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		time.Sleep(clientDelay)
+		return &tc, nil
+	}
+	start := time.Now()
+	c, err := dialTLS(t, addr, cfg)
+	if err == nil {
+		// With TLS 1.3 the refusal comes after the client's side of the
+		// handshake: read it.
+		c.SetDeadline(time.Now().Add(testTimeout))
+		_, err = c.Read(make([]byte, 1))
+	}
+	if err == nil {
+		t.Fatal("client passed a revocation check that never answered")
+	}
+	lb.waitFor(t, "reason=revocation_unknown")
+	// The refusal is logged after the checker returned.
+	var d, end time.Time
+	select {
+	case d = <-deadlines:
+		end = <-ends
+	default:
+		t.Fatal("the revocation checker was not asked")
+	}
+	// The check's deadline is the handshake's, which began after start.
+	if late := d.Sub(start); late > handshakeTimeout+500*time.Millisecond {
+		t.Errorf("revocation check deadline %v after the client connected; want within the handshake timeout %v", late.Round(time.Millisecond), handshakeTimeout)
+	}
+	// Generous: a check with its own timeout would hold the handshake
+	// until near clientDelay + handshakeTimeout.
+	if took := end.Sub(start); took > handshakeTimeout+clientDelay*2/3 {
+		t.Errorf("the server's handshake took %v with a handshake timeout of %v", took.Round(time.Millisecond), handshakeTimeout)
+	}
+}
