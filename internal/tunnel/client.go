@@ -165,8 +165,9 @@ func (c *Client) TLSConfig() *tls.Config { return c.tlsConf.Clone() }
 // Serve accepts plaintext connections on ln until ctx is done, then drains.
 func (c *Client) Serve(ctx context.Context, ln net.Listener) error {
 	c.log.Info("tunnel listening", "mode", ModeClient, "listen", ln.Addr().String(), "target", c.opts.Target, "server_name", c.tlsConf.ServerName)
-	go c.target.check(ctx)
-	return c.serve(ctx, ln, func(connCtx context.Context, local net.Conn, s *openConn) { c.handle(ctx, connCtx, local, s) })
+	bg, wait := c.target.startCheck(ctx)
+	defer wait()
+	return c.serve(ctx, ln, func(connCtx context.Context, local net.Conn, s *openConn) { c.handle(bg, connCtx, local, s) })
 }
 
 func (c *Client) handle(serveCtx, ctx context.Context, local net.Conn, s *openConn) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tlsgate/tlsgate/internal/authz"
@@ -173,13 +174,16 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("tunnel listening", "mode", ModeServer, "listen", ln.Addr().String(), "target", s.opts.Target,
 		"client_auth", s.cfg.ClientAuth, "allow", s.cfg.Policy.String())
-	go s.target.check(ctx)
+	bg, wait := s.target.startCheck(ctx)
+	defer wait()
 	if s.cfg.DenyList != nil {
+		var wg sync.WaitGroup
 		wctx, cancel := context.WithCancel(ctx)
+		wg.Go(func() { s.cfg.DenyList.Watch(wctx, s.closeDenied) })
+		defer wg.Wait()
 		defer cancel()
-		go s.cfg.DenyList.Watch(wctx, s.closeDenied)
 	}
-	return s.serve(ctx, ln, func(connCtx context.Context, c net.Conn, oc *openConn) { s.handle(ctx, connCtx, c, oc) })
+	return s.serve(ctx, ln, func(connCtx context.Context, c net.Conn, oc *openConn) { s.handle(bg, connCtx, c, oc) })
 }
 
 // closeDenied closes the connections of identities on the deny-list.

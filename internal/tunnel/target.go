@@ -37,6 +37,9 @@ type target struct {
 	lastErr  error
 	nextTry  time.Time
 
+	// probers counts the probers started, so that Serve can wait for them.
+	probers sync.WaitGroup
+
 	// kick tells the running prober that the target was marked down
 	// anew, so that it retries after the shortest delay instead of the
 	// long one it may have reached while the tunnel started.
@@ -64,6 +67,28 @@ func (t *target) try(ctx context.Context) error {
 		return nil
 	}
 	return t.verify(ctx, c)
+}
+
+// startCheck runs check in the background for one Serve. It returns the
+// context that check, the prober and the dials of the connections start
+// probers under, and a function that cancels it and waits until the check
+// and every prober started have ended. Serve defers that function, so it
+// leaves nothing running however it returns, including when its listener
+// fails while its own context goes on.
+func (t *target) startCheck(ctx context.Context) (context.Context, func()) {
+	bg, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.check(bg)
+	}()
+	return bg, func() {
+		cancel()
+		<-done
+		// The check has ended and so have the connections (Serve waits
+		// for them first): nothing can start a prober any more.
+		t.probers.Wait()
+	}
 }
 
 // check connects to the target once, when the tunnel starts, so that
@@ -179,7 +204,8 @@ func (t *target) startProbe(ctx context.Context) {
 		case <-t.kick:
 		default:
 		}
-		go t.probe(ctx, t.probeGen)
+		gen := t.probeGen
+		t.probers.Go(func() { t.probe(ctx, gen) })
 	}
 }
 
