@@ -36,6 +36,7 @@ type tunnelFlags struct {
 
 	drainTimeout, dialTimeout, handshakeTimeout, reloadInterval time.Duration
 	idleTimeout                                                 time.Duration
+	maxConns                                                    int
 }
 
 // Flags that only mean something in one mode; giving them in the other is a
@@ -68,7 +69,9 @@ listener also holds the deny-list (/deny), which refuses a client certificate
 by serial or public key at once and closes its open connections. SIGTERM stops accepting
 and lets open connections finish for up to --drain-timeout. Certificate files
 are reloaded when they change, without dropping open connections. A connection
-on which no byte moves either way for --idle-timeout (1h) is closed.`,
+on which no byte moves either way for --idle-timeout (1h) is closed. The
+tunnel holds at most --max-conns (10000) connections at once and closes any
+beyond that at once, before a TLS handshake or a dial of the target.`,
 		Example: `  # Redis clients talk plaintext to 127.0.0.1:6380; the tunnel verifies redis.internal
   tlsgate tunnel --listen 127.0.0.1:6380 --target redis.internal:6379 --ca root.pem
 
@@ -96,6 +99,7 @@ on which no byte moves either way for --idle-timeout (1h) is closed.`,
 	fl.DurationVar(&f.dialTimeout, "dial-timeout", tunnel.DefaultDialTimeout, "timeout for connecting to --target")
 	fl.DurationVar(&f.handshakeTimeout, "handshake-timeout", tunnel.DefaultHandshakeTimeout, "timeout for a TLS handshake")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", tunnel.DefaultIdleTimeout, "close a connection on which no byte has moved in either direction for this long; 0 never closes it")
+	fl.IntVar(&f.maxConns, "max-conns", tunnel.DefaultMaxConns, "connections held at once; one beyond is closed at once, before any TLS or dial; 0 sets no limit")
 	fl.DurationVar(&f.reloadInterval, "reload-interval", certsource.DefaultPollInterval, "how often certificate files are checked for changes")
 	// Client mode.
 	fl.StringArrayVar(&f.cas, "ca", nil, "client mode: PEM file of the CAs that verify the target, instead of the system roots (repeatable)")
@@ -134,6 +138,10 @@ func runTunnel(cmd *cobra.Command, g *Globals, f *tunnelFlags) error {
 	}
 	if f.idleTimeout == 0 {
 		opts.IdleTimeout = tunnel.NoIdleTimeout
+	}
+	opts.MaxConns = f.maxConns
+	if f.maxConns == 0 {
+		opts.MaxConns = tunnel.NoMaxConns
 	}
 	var alpn []string
 	if f.alpn != "" {
@@ -193,6 +201,9 @@ func (f *tunnelFlags) check(cmd *cobra.Command) error {
 	}
 	if f.idleTimeout < 0 {
 		return fmt.Errorf("--idle-timeout %v: want a duration of 0 or more, e.g. 1h, or 0 to never close an idle connection", f.idleTimeout)
+	}
+	if f.maxConns < 0 {
+		return fmt.Errorf("--max-conns %d: want a number of connections, e.g. %d, or 0 for no limit", f.maxConns, tunnel.DefaultMaxConns)
 	}
 	if (f.cert == "") != (f.key == "") {
 		return errors.New("--cert and --key go together: give both files")

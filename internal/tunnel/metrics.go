@@ -62,7 +62,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		reg: reg,
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tlsgate_tunnel_connections_total",
-			Help: "Accepted connections by result: ok, handshake_failed, denied, refused_by_target, target_down, target_unreachable, idle_timeout, error.",
+			Help: "Accepted connections by result: ok, handshake_failed, denied, refused_by_target, target_down, target_unreachable, idle_timeout, too_many_connections, error.",
 		}, []string{"result"}),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tlsgate_open_connections", Help: "Connections open on the tunnel listener.",
@@ -106,7 +106,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	for _, r := range []string{"pin_mismatch", "not_tls", "timeout", "peer_closed", "protocol_version", "no_shared_parameters", "other"} {
 		m.handshakeFailures.WithLabelValues(r)
 	}
-	for _, r := range []string{"ok", "handshake_failed", "denied", "refused_by_target", "target_down", "target_unreachable", "idle_timeout", "error"} {
+	for _, r := range []string{"ok", "handshake_failed", "denied", "refused_by_target", "target_down", "target_unreachable", "idle_timeout", resultTooManyConnections, "error"} {
 		m.connections.WithLabelValues(r)
 	}
 	reg.MustRegister(m.connections, m.open, m.bytes, m.duration, m.handshakes, m.handshakeFailures,

@@ -42,6 +42,18 @@ const (
 	DefaultIdleTimeout = time.Hour
 )
 
+// DefaultMaxConns bounds the connections a tunnel holds at once unless told
+// otherwise. It is far above what one service behind a tunnel normally
+// needs, and still keeps a flood of connections from taking every file
+// descriptor and goroutine of the process: each connection holds two
+// sockets and, while data moves, relay buffers. The same bound as the
+// gateway's default.
+const DefaultMaxConns = 10000
+
+// NoMaxConns, as Options.MaxConns, lets a tunnel hold any number of
+// connections at once.
+const NoMaxConns = -1
+
 // NoIdleTimeout, as Options.IdleTimeout, keeps a connection open however
 // long nothing moves on it.
 const NoIdleTimeout time.Duration = -1
@@ -61,6 +73,11 @@ type Options struct {
 	// in either direction for this long; zero means DefaultIdleTimeout
 	// and a negative value (NoIdleTimeout) never closes it.
 	IdleTimeout time.Duration
+	// MaxConns bounds the connections held at once, from accept to close;
+	// one accepted beyond it is closed at once, before any TLS or dial.
+	// Zero means DefaultMaxConns and a negative value (NoMaxConns) sets no
+	// bound.
+	MaxConns int
 	// Logger receives the access log and errors; nil discards them.
 	Logger *slog.Logger
 	// Metrics counts connections, bytes and failures; nil counts nothing.
@@ -80,6 +97,9 @@ func (o *Options) setDefaults() {
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -98,6 +118,10 @@ type base struct {
 	log  *slog.Logger
 	m    *Metrics
 
+	// slots holds a token for every connection held, from accept until
+	// its handler has ended; nil when there is no bound.
+	slots chan struct{}
+
 	mu   sync.Mutex
 	open map[*openConn]struct{}
 	wg   sync.WaitGroup
@@ -105,8 +129,46 @@ type base struct {
 
 func newBase(mode Mode, opts Options) *base {
 	opts.setDefaults()
-	return &base{mode: mode, opts: opts, log: opts.Logger, m: opts.Metrics, open: map[*openConn]struct{}{}}
+	b := &base{mode: mode, opts: opts, log: opts.Logger, m: opts.Metrics, open: map[*openConn]struct{}{}}
+	if opts.MaxConns > 0 {
+		b.slots = make(chan struct{}, opts.MaxConns)
+	}
+	return b
 }
+
+// acquire takes a slot for a connection if one is free.
+func (b *base) acquire() bool {
+	if b.slots == nil {
+		return true
+	}
+	select {
+	case b.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// release gives back the slot acquire took.
+func (b *base) release() {
+	if b.slots != nil {
+		<-b.slots
+	}
+}
+
+// refuseOverLimit closes a connection accepted while the tunnel holds
+// MaxConns, before reading a byte of it: no TLS handshake in server mode,
+// no dial of the target in client mode, so connections beyond the limit
+// cost the tunnel no more than an accept and a close.
+func (b *base) refuseOverLimit(c net.Conn) {
+	al := accessLog{b: b, start: time.Now(), client: c.RemoteAddr().String()}
+	c.Close()
+	al.refused(resultTooManyConnections, fmt.Errorf("the tunnel already holds its limit of %d connections (--max-conns); closed this one at once: raise --max-conns if this load is expected", b.opts.MaxConns))
+}
+
+// resultTooManyConnections is the access-log result and metric label of a
+// connection refused by the MaxConns limit.
+const resultTooManyConnections = "too_many_connections"
 
 // openConn is one accepted connection, the connections opened for it,
 // and what is known about its peer.
@@ -148,6 +210,10 @@ func (b *base) serve(ctx context.Context, ln net.Listener, h handler) error {
 		b.log.Warn("idle timeout disabled: a connection on which nothing moves stays open, with its sockets, until a side closes it",
 			"mode", b.mode, "listen", ln.Addr().String())
 	}
+	if b.slots == nil {
+		b.log.Warn("connection limit disabled: a flood of connections can take every file descriptor of the process",
+			"mode", b.mode, "listen", ln.Addr().String())
+	}
 
 	var acceptErr error
 	var delay time.Duration
@@ -170,6 +236,10 @@ func (b *base) serve(ctx context.Context, ln net.Listener, h handler) error {
 			break
 		}
 		delay = 0
+		if !b.acquire() {
+			b.refuseOverLimit(c)
+			continue
+		}
 		s := &openConn{}
 		s.add(c)
 		b.mu.Lock()
@@ -178,6 +248,8 @@ func (b *base) serve(ctx context.Context, ln net.Listener, h handler) error {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
+			// Last, once the connection and all it opened are closed.
+			defer b.release()
 			defer func() {
 				s.close()
 				b.mu.Lock()
