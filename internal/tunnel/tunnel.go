@@ -163,7 +163,7 @@ func (b *base) release() {
 func (b *base) refuseOverLimit(c net.Conn) {
 	al := accessLog{b: b, start: time.Now(), client: c.RemoteAddr().String()}
 	c.Close()
-	al.refused(resultTooManyConnections, fmt.Errorf("the tunnel already holds its limit of %d connections (--max-conns); closed this one at once: raise --max-conns if this load is expected", b.opts.MaxConns))
+	al.refused(resultTooManyConnections, fmt.Errorf("the tunnel already holds as many connections as --max-conns allows (%d); closed this one at once: raise --max-conns if this load is expected", b.opts.MaxConns))
 }
 
 // resultTooManyConnections is the access-log result and metric label of a
