@@ -102,6 +102,15 @@ func (p *Postgres) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	})
 }
 
+// inReadCommittedTx runs fn in a READ COMMITTED transaction whatever the
+// server's default_transaction_isolation: a statement after a lock wait
+// must see what committed during the wait (see insertEvent).
+func (p *Postgres) inReadCommittedTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return p.withConn(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+	})
+}
+
 func (p *Postgres) migrate(ctx context.Context) error {
 	err := p.withConn(ctx, func(c *pgx.Conn) error {
 		var schema *string
@@ -419,7 +428,7 @@ func (p *Postgres) Events(ctx context.Context, after int64, limit int) ([]Event,
 		lim = limit
 	}
 	var out []Event
-	err := p.inTx(ctx, func(tx pgx.Tx) error {
+	err := p.inReadCommittedTx(ctx, func(tx pgx.Tx) error {
 		// See insertEvent.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, p.advisoryKey("events", "")); err != nil {
 			return err
@@ -451,7 +460,7 @@ func (p *Postgres) Events(ctx context.Context, after int64, limit int) ([]Event,
 // seq drawn so far is committed or abandoned.
 func (p *Postgres) LastEventSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	err := p.inTx(ctx, func(tx pgx.Tx) error {
+	err := p.inReadCommittedTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, p.advisoryKey("events", "")); err != nil {
 			return err
 		}

@@ -594,3 +594,93 @@ func pgLastEventSeqWaitsForEntriesInFlight(t *testing.T, dbURL string) {
 		t.Fatalf("LastEventSeq after the commit = %d, %v; want above %d", seq, err, slow)
 	}
 }
+
+// TestPostgresEventsMissesNothingUnderRepeatableRead is
+// AuditLogTailMissesNothing on a database whose default isolation is
+// REPEATABLE READ (ALTER DATABASE ... SET default_transaction_isolation, or
+// the role's setting, or as here the URL): the snapshot of Events'
+// transaction is taken by the statement that waits for the lock, before the
+// entry in flight commits, and the entry is then skipped for good.
+func TestPostgresEventsMissesNothingUnderRepeatableRead(t *testing.T) {
+	srv := storetest.StartPostgres(t)
+	u, err := url.Parse(srv.FreshDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if u.RawQuery != "" {
+		sep = "&"
+	}
+	dbURL := u.String() + sep + "default_transaction_isolation=repeatable%20read"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := openPG(t, dbURL), openPG(t, dbURL)
+	if err := a.AppendEvent(ctx, Event{Action: "test", Detail: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := a.LastEventSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	// What insertEvent does, without the commit.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, a.advisoryKey("events", "")); err != nil {
+		t.Fatal(err)
+	}
+	var slow int64
+	if err := tx.QueryRow(ctx, `INSERT INTO events(time, actor, action, serial, detail) VALUES(now(), 'test', 'revoke', '0b', 'in flight') RETURNING seq`).Scan(&slow); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AppendEvent(ctx, Event{Action: "test", Detail: "committed after"}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		evs []Event
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		evs, err := a.Events(ctx, after, 0)
+		got <- result{evs, err}
+	}()
+	// Wait until Events waits for the lock, then commit the entry.
+	watch, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(context.Background())
+	for {
+		var waiting int
+		if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	var seqs []int64
+	for _, ev := range r.evs {
+		seqs = append(seqs, ev.Seq)
+		if ev.Seq == slow {
+			return
+		}
+	}
+	t.Fatalf("Events(after %d) = seqs %v: entry %d, in flight when Events began and committed before it read, is skipped for good", after, seqs, slow)
+}
