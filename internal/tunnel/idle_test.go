@@ -284,7 +284,7 @@ func TestIdleTimeoutDefault(t *testing.T) {
 			t.Errorf("IdleTimeout %v becomes %v, want %v", tc.set, o.IdleTimeout, tc.want)
 		}
 	}
-	if w := watchIdle(NoIdleTimeout, func() { t.Error("closed") }); w != nil {
+	if w := watchIdle(NoIdleTimeout, nil, func() { t.Error("closed") }); w != nil {
 		t.Error("a negative idle timeout still watches the connection")
 	}
 }
@@ -293,9 +293,87 @@ func TestIdleTimeoutDefault(t *testing.T) {
 // moved bytes, against the tens of microseconds a relay buffer's system
 // call takes; BenchmarkBulkTransfer shows the whole relay.
 func BenchmarkIdleWatchMoved(b *testing.B) {
-	w := watchIdle(time.Hour, func() {})
+	w := watchIdle(time.Hour, nil, func() {})
 	defer w.stop()
 	for b.Loop() {
 		w.moved()
+	}
+}
+
+// TestIdleTimeoutSparesSlowReader has the target send 512 KiB at once to a
+// client that reads 4 KiB every 10 ms through small socket buffers: one
+// relay write of 256 KiB then lasts longer than the idle timeout, while
+// bytes move all along. The connection must not be cut.
+func TestIdleTimeoutSparesSlowReader(t *testing.T) {
+	const (
+		idle  = 200 * time.Millisecond
+		total = 512 << 10
+	)
+	client, accepted := tcpPair(t)
+	target, targetEnd := tcpPair(t)
+	// Small, but not so small that TCP's window updates stall.
+	accepted.(*net.TCPConn).SetWriteBuffer(32 << 10)
+	client.(*net.TCPConn).SetReadBuffer(32 << 10)
+	up := &byteCount{counter: prometheus.NewCounter(prometheus.CounterOpts{Name: "up"})}
+	down := &byteCount{counter: prometheus.NewCounter(prometheus.CounterOpts{Name: "down"})}
+	type result struct {
+		idled bool
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		idled, err := relay(end{Conn: accepted}, end{Conn: target}, up, down, idle)
+		done <- result{idled, err}
+	}()
+	go targetEnd.Write(make([]byte, total))
+	readSlowly(t, client, total)
+	client.Close()
+	targetEnd.Close()
+	select {
+	case r := <-done:
+		if r.idled {
+			t.Error("the relay reports an idle timeout")
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the relay did not end")
+	}
+}
+
+// TestIdleTimeoutSparesSlowTLSReader is the same through a server tunnel:
+// the tunnel hands 512 KiB to the kernel at once, and a TLS client drains
+// it at about 400 KB/s, for several idle timeouts after the tunnel's last
+// write. Bytes still queued in the kernel and taken by the peer are
+// progress.
+func TestIdleTimeoutSparesSlowTLSReader(t *testing.T) {
+	const (
+		idle  = 300 * time.Millisecond
+		total = 512 << 10
+	)
+	r := startIdleRig(t, ModeServer, idle)
+	client, target, _ := r.connect()
+	if tc, ok := client.(*tls.Conn); ok {
+		tc.NetConn().(*net.TCPConn).SetReadBuffer(32 << 10)
+	}
+	go target.Write(make([]byte, total))
+	readSlowly(t, client, total)
+	exchange(t, client, target)
+	if n := counterValue(t, r.m.connections.WithLabelValues("idle_timeout")); n != 0 {
+		t.Errorf(`connections{result="idle_timeout"} = %v, want 0`, n)
+	}
+}
+
+// readSlowly reads total bytes from c, 4 KiB every 10 ms, and fails if the
+// connection ends first.
+func readSlowly(t *testing.T, c net.Conn, total int) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(testTimeout))
+	buf := make([]byte, 4<<10)
+	for got := 0; got < total; {
+		n, err := c.Read(buf)
+		got += n
+		if err != nil {
+			t.Fatalf("cut after %d of %d bytes while they moved steadily: %v", got, total, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -124,7 +124,7 @@ func relay(accepted, target end, up, down *byteCount, idleTimeout time.Duration)
 	errc := make(chan error, 2)
 	var ended atomic.Bool
 	up.ended, down.ended = &ended, &ended
-	idle := watchIdle(idleTimeout, func() {
+	idle := watchIdle(idleTimeout, []net.Conn{accepted.socket(), target.socket()}, func() {
 		accepted.socket().Close()
 		target.socket().Close()
 	})
@@ -187,11 +187,13 @@ func pipe(dst, src end, count *byteCount) error {
 			count.idle.moved()
 			var w int
 			var werr error
+			count.idle.writeBegins()
 			if dst.tls != nil {
 				w, werr = tlsWrite(dst.tls, dst.batch, (*bp)[:n])
 			} else {
 				w, werr = dst.Write((*bp)[:n])
 			}
+			count.idle.writeEnds()
 			count.add(w)
 			if werr != nil {
 				count.writeErr = werr
