@@ -159,6 +159,13 @@ func TestRevocationCacheRevocationByAnotherProcessAppliesWithinInterval(t *testi
 }
 
 func TestRevocationCacheRevocationByAnotherProcessOnPostgres(t *testing.T) {
+	revocationByAnotherProcess(t, postgresCAHome(t))
+}
+
+// postgresCAHome creates a CA whose store is a fresh PostgreSQL database
+// and returns its home, closed, for tests to open as they need.
+func postgresCAHome(t *testing.T) string {
+	t.Helper()
 	srv := storetest.StartPostgres(t)
 	home := filepath.Join(t.TempDir(), "home")
 	ca, err := Init(context.Background(), home, InitOptions{Store: srv.FreshDatabase(t)})
@@ -166,7 +173,7 @@ func TestRevocationCacheRevocationByAnotherProcessOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca.Close()
-	revocationByAnotherProcess(t, home)
+	return home
 }
 
 // revocationByAnotherProcess revokes, through a second CA opened on the
