@@ -113,3 +113,74 @@ func TestServeWaitsForItsGoroutinesWhenTheListenerFails(t *testing.T) {
 		})
 	}
 }
+
+// A Serve whose listener failed while the target was down, then Serve
+// again on a new listener of the same Server once the target is back:
+// the second Serve must reach the target.
+func TestServeAgainAfterListenerFailure(t *testing.T) {
+	m := newMTLSSetup(t)
+	// A port for the target, closed for now.
+	tln := listenLoopback(t)
+	taddr := tln.Addr().String()
+	tln.Close()
+	opts, lb := testOptions(t, taddr)
+	opts.DrainTimeout = 200 * time.Millisecond
+	cert := m.server.TLSCertificate()
+	s, err := NewServer(ServerConfig{Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ln1 := listenLoopback(t)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln1) }()
+	lb.waitFor(t, "target does not answer yet")
+	// A client's failed dial marks the target down.
+	if c, err := dialTLS(t, ln1.Addr().String(), m.clientTLS(nil)); err == nil {
+		roundTrip(c, "PING\r\n")
+		c.Close()
+	}
+	lb.waitFor(t, "target is down")
+	ln1.Close()
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatal("Serve did not return")
+	}
+	// The target comes up on its port.
+	tln2, err := net.Listen("tcp", taddr)
+	if err != nil {
+		t.Skip("target port taken:", err)
+	}
+	serveEach(t, tln2, func(c net.Conn) {
+		buf := make([]byte, 64)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				c.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	ln2 := listenLoopback(t)
+	go func() { done <- s.Serve(ctx, ln2) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c, err := dialTLS(t, ln2.Addr().String(), m.clientTLS(nil))
+		if err == nil {
+			got, err2 := roundTrip(c, "PING\r\n")
+			c.Close()
+			if err2 == nil && got == "PING\r\n" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second Serve never reached the target that is up again:\n%s", lb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

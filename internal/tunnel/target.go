@@ -88,6 +88,12 @@ func (t *target) startCheck(ctx context.Context) (context.Context, func()) {
 		// The check has ended and so have the connections (Serve waits
 		// for them first): nothing can start a prober any more.
 		t.probers.Wait()
+		// The prober that would have cleared down is gone: a later Serve
+		// dials again rather than refuse every connection; a failed dial
+		// marks the target down and starts a prober anew.
+		t.mu.Lock()
+		t.down = false
+		t.mu.Unlock()
 	}
 }
 
