@@ -560,27 +560,7 @@ func BenchmarkIssueRecord(b *testing.B) {
 func pgLastEventSeqWaitsForEntriesInFlight(t *testing.T, dbURL string) {
 	ctx := context.Background()
 	a, b := openPG(t, dbURL), openPG(t, dbURL)
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	// What insertEvent does, without the commit.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, a.advisoryKey("events", "")); err != nil {
-		t.Fatal(err)
-	}
-	var slow int64
-	if err := tx.QueryRow(ctx, `INSERT INTO events(time, actor, action, serial, detail) VALUES(now(), 'test', 'revoke', '0b', 'in flight') RETURNING seq`).Scan(&slow); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.AppendEvent(ctx, Event{Action: "test", Detail: "committed after"}); err != nil {
-		t.Fatal(err)
-	}
+	tx, slow := holdEntryInFlight(ctx, t, dbURL, a, b)
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	if seq, err := a.LastEventSeq(short); err == nil {
@@ -622,27 +602,7 @@ func TestPostgresEventsMissesNothingUnderRepeatableRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	// What insertEvent does, without the commit.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, a.advisoryKey("events", "")); err != nil {
-		t.Fatal(err)
-	}
-	var slow int64
-	if err := tx.QueryRow(ctx, `INSERT INTO events(time, actor, action, serial, detail) VALUES(now(), 'test', 'revoke', '0b', 'in flight') RETURNING seq`).Scan(&slow); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.AppendEvent(ctx, Event{Action: "test", Detail: "committed after"}); err != nil {
-		t.Fatal(err)
-	}
+	tx, slow := holdEntryInFlight(ctx, t, dbURL, a, b)
 	type result struct {
 		evs []Event
 		err error
@@ -683,4 +643,33 @@ func TestPostgresEventsMissesNothingUnderRepeatableRead(t *testing.T) {
 		}
 	}
 	t.Fatalf("Events(after %d) = seqs %v: entry %d, in flight when Events began and committed before it read, is skipped for good", after, seqs, slow)
+}
+
+// holdEntryInFlight does what insertEvent does for one audit entry, on a
+// connection of its own, without committing it, as a slow writer would;
+// then other commits a later entry. It returns the open transaction and
+// the seq of the entry in flight.
+func holdEntryInFlight(ctx context.Context, t *testing.T, dbURL string, p, other *Postgres) (pgx.Tx, int64) {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, p.advisoryKey("events", "")); err != nil {
+		t.Fatal(err)
+	}
+	var slow int64
+	if err := tx.QueryRow(ctx, `INSERT INTO events(time, actor, action, serial, detail) VALUES(now(), 'test', 'revoke', '0b', 'in flight') RETURNING seq`).Scan(&slow); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.AppendEvent(ctx, Event{Action: "test", Detail: "committed after"}); err != nil {
+		t.Fatal(err)
+	}
+	return tx, slow
 }
