@@ -3,6 +3,7 @@ package tunnel
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"runtime"
 	"strings"
@@ -39,17 +40,10 @@ func running() []string {
 // waitRunning polls until the goroutines that run are exactly want.
 func waitRunning(t *testing.T, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for {
+	poll(t, func() (bool, string) {
 		got := running()
-		if strings.Join(got, " ") == strings.Join(want, " ") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("background goroutines running: %q, want %q", got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return strings.Join(got, " ") == strings.Join(want, " "), fmt.Sprintf("background goroutines running: %q, want %q", got, want)
+	})
 }
 
 // closedPort returns a loopback address nothing listens on.

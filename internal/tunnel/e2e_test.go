@@ -302,19 +302,11 @@ func TestClientLogsRefusalByTarget(t *testing.T) {
 	t.Run("target closes right after the handshake", func(t *testing.T) {
 		f := testpki.Good(t, testpki.ECDSAP256)
 		ln := listenLoopback(t)
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				tc := tls.Server(c, fixtureTLS(f))
-				tc.SetDeadline(time.Now().Add(testTimeout))
-				tc.Handshake()
-				tc.Close()
-			}
-		}()
+		serveEach(t, ln, func(c net.Conn) {
+			tc := tls.Server(c, fixtureTLS(f))
+			tc.Handshake()
+			tc.Close()
+		})
 		addr, lb, _ := startClient(t, ln.Addr().String(), ClientConfig{ServerName: f.ServerName, RootCAs: f.Roots})
 		c := dial(t, addr)
 		if got, err := roundTrip(c, "PING\r\n"); err == nil {

@@ -37,6 +37,23 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
+// poll calls check every 5 ms until it reports done, and fails the test
+// with check's last description of the state once testTimeout has passed.
+func poll(t testing.TB, check func() (done bool, state string)) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		done, state := check()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // waitFor polls the log until it holds every one of want.
 func (l *logBuffer) waitFor(t *testing.T, want ...string) string {
 	t.Helper()

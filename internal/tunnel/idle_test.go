@@ -3,6 +3,7 @@ package tunnel
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -107,17 +108,10 @@ func (r *idleRig) connect() (client, target net.Conn, sent time.Time) {
 // waitValue polls a counter or gauge until it reads want.
 func waitValue(t *testing.T, what string, m prometheus.Metric, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for {
+	poll(t, func() (bool, string) {
 		got := counterValue(t, m)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is %v, want %v", what, got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return got == want, fmt.Sprintf("%s is %v, want %v", what, got, want)
+	})
 }
 
 // exchange checks that the connection still carries bytes both ways.
@@ -244,13 +238,10 @@ func TestIdleTimeoutFreesStalledRelay(t *testing.T) {
 			case <-time.After(testTimeout):
 				t.Fatal("the writer is still blocked after the connection closed")
 			}
-			deadline := time.Now().Add(testTimeout)
-			for buffersHeld.Load() > before {
-				if time.Now().After(deadline) {
-					t.Fatalf("the closed connection still holds %d relay buffers", buffersHeld.Load()-before)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			poll(t, func() (bool, string) {
+				held := buffersHeld.Load() - before
+				return held <= 0, fmt.Sprintf("the closed connection still holds %d relay buffers", held)
+			})
 		})
 	}
 }

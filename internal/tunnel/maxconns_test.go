@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -15,13 +16,10 @@ import (
 // waitHeld polls until the tunnel holds want connection slots.
 func waitHeld(t *testing.T, b *base, want int) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for len(b.slots) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("tunnel holds %d connection slots, want %d", len(b.slots), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll(t, func() (bool, string) {
+		held := len(b.slots)
+		return held == want, fmt.Sprintf("tunnel holds %d connection slots, want %d", held, want)
+	})
 }
 
 // TestServerMaxConnsRefusesBeforeTheHandshake holds the only connection a

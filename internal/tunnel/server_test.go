@@ -83,6 +83,29 @@ func (m *mtlsSetup) startServer(t *testing.T, target string, auth ClientAuth, de
 	return addr, lb, s
 }
 
+// startRevocationServer starts a server tunnel that requires a client
+// certificate from the test CA, lets every verified client pass its rules
+// and asks rv about revocation; opt, when not nil, adjusts the options
+// first.
+func (m *mtlsSetup) startRevocationServer(t *testing.T, target string, rv certcheck.RevocationChecker, opt func(*Options)) (string, *logBuffer, *Server) {
+	t.Helper()
+	p, _ := authz.ParsePolicy([]string{"any"})
+	opts, lb := testOptions(t, target)
+	if opt != nil {
+		opt(&opts)
+	}
+	cert := m.server.TLSCertificate()
+	s, err := NewServer(ServerConfig{
+		Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		ClientAuth: ClientAuthRequire, ClientCAs: m.clientCA.Root().Pool(), Policy: p, Revocation: rv,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serveInBackground(t, s.Serve)
+	return addr, lb, s
+}
+
 func dialTLS(t *testing.T, addr string, cfg *tls.Config) (*tls.Conn, error) {
 	t.Helper()
 	d := &net.Dialer{Timeout: testTimeout}
@@ -368,30 +391,17 @@ func TestReadinessChecksTargetAtStart(t *testing.T) {
 func afterStartCheck(t *testing.T, m *Metrics, accepted func() int) int {
 	t.Helper()
 	waitReadyz(t, m, http.StatusOK)
-	deadline := time.Now().Add(testTimeout)
-	for accepted() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the target never saw the check at start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll(t, func() (bool, string) { return accepted() != 0, "the target never saw the check at start" })
 	return accepted()
 }
 
 // waitReadyz polls /readyz until it answers want.
 func waitReadyz(t *testing.T, m *Metrics, want int) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for {
+	poll(t, func() (bool, string) {
 		code := readyz(t, m)
-		if code == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz = %d, want %d", code, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return code == want, fmt.Sprintf("/readyz = %d, want %d", code, want)
+	})
 }
 
 // TestAdminDenyList drives the deny-list through the admin API: a denied
@@ -467,18 +477,8 @@ func TestRevokedClientsAreRefused(t *testing.T) {
 		st.State = certcheck.RevocationUnknown
 		return st, errors.New("store unreachable")
 	})
-	p, _ := authz.ParsePolicy([]string{"any"})
-	opts, lb := testOptions(t, echo)
-	cert := m.server.TLSCertificate()
 	third := m.clientCA.Issue(t, testpki.Leaf{URIs: []string{"spiffe://corp.test/third"}, EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	s, err := NewServer(ServerConfig{
-		Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
-		ClientAuth: ClientAuthRequire, ClientCAs: m.clientCA.Root().Pool(), Policy: p, Revocation: checker,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, _ := serveInBackground(t, s.Serve)
+	addr, lb, s := m.startRevocationServer(t, echo, checker, nil)
 	base := afterStartCheck(t, s.m, accepted)
 	for _, tc := range []struct {
 		client *testpki.Issued
@@ -535,17 +535,7 @@ func TestClientCRLFiles(t *testing.T) {
 	defer cancel()
 	go crls.Run(ctx)
 
-	p, _ := authz.ParsePolicy([]string{"any"})
-	opts, lb := testOptions(t, echo)
-	cert := m.server.TLSCertificate()
-	s, err := NewServer(ServerConfig{
-		Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
-		ClientAuth: ClientAuthRequire, ClientCAs: m.clientCA.Root().Pool(), Policy: p, Revocation: crls,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, _ := serveInBackground(t, s.Serve)
+	addr, lb, _ := m.startRevocationServer(t, echo, crls, nil)
 	try := func(client *testpki.Issued) error {
 		c, err := dialTLS(t, addr, m.clientTLS(client))
 		if err == nil {
@@ -833,18 +823,7 @@ func TestRevocationCheckEndsWithTheHandshake(t *testing.T) {
 		ends <- time.Now()
 		return certcheck.RevocationStatus{State: certcheck.RevocationUnknown}, ctx.Err()
 	})
-	p, _ := authz.ParsePolicy([]string{"any"})
-	opts, lb := testOptions(t, echo)
-	opts.HandshakeTimeout = handshakeTimeout
-	cert := m.server.TLSCertificate()
-	s, err := NewServer(ServerConfig{
-		Options: opts, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
-		ClientAuth: ClientAuthRequire, ClientCAs: m.clientCA.Root().Pool(), Policy: p, Revocation: checker,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, _ := serveInBackground(t, s.Serve)
+	addr, lb, _ := m.startRevocationServer(t, echo, checker, func(o *Options) { o.HandshakeTimeout = handshakeTimeout })
 	cfg := m.clientTLS(m.web)
 	tc := m.web.TLSCertificate()
 	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
