@@ -2,9 +2,6 @@ package tunnel
 
 import (
 	"context"
-	"fmt"
-	"math/big"
-	"math/rand"
 	"path/filepath"
 	"testing"
 	"time"
@@ -69,22 +66,5 @@ func TestLocalCARevocation(t *testing.T) {
 	}
 	if st := state(alice); st.State != certcheck.RevocationRevoked || st.ReasonCode != int(pki.ReasonKeyCompromise) {
 		t.Fatalf("first check after a revocation through the same CA: %+v, want revoked (keyCompromise)", st)
-	}
-}
-
-func TestSerialHexIsUppercaseHex(t *testing.T) {
-	r := rand.New(rand.NewSource(1))
-	var ns []*big.Int
-	for _, v := range []int64{0, 1, 15, 16, 255, 256, -1, -16, -0xabc} {
-		ns = append(ns, big.NewInt(v))
-	}
-	for bits := 1; bits <= 300; bits++ {
-		n := new(big.Int).Rand(r, new(big.Int).Lsh(big.NewInt(1), uint(bits)))
-		ns = append(ns, n, new(big.Int).Neg(n))
-	}
-	for _, n := range ns {
-		if got, want := serialHex(n), fmt.Sprintf("%X", n); got != want {
-			t.Errorf("serialHex(%s) = %q, want %q", n, got, want)
-		}
 	}
 }
